@@ -8,6 +8,7 @@ read a chunk of frames at a time.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 from collections.abc import Sequence
@@ -17,7 +18,8 @@ import numpy as np
 
 from radarkit.errors import RecordingError
 
-__all__ = ["ByteSource", "FileParts", "expand_parts", "HSI_SYNC_PATTERNS", "check_not_hsi"]
+__all__ = ["ByteSource", "FileParts", "MappedFile", "expand_parts", "HSI_SYNC_PATTERNS",
+           "check_not_hsi"]
 
 _PART = re.compile(r"^(?P<stem>.*)_Raw_(?P<index>\d+)\.bin$")
 #: First bytes of an mmWave SDK LVDS stream with HSI headers (sync pattern 0x0CDA0ADC ...).
@@ -118,8 +120,45 @@ def expand_parts(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list
     return out
 
 
+class MappedFile:
+    """A read-only memory map of one file whose pages are released as a stream moves forward.
+
+    Pages of a file mapping stay in the process's resident set once touched, so streaming a
+    20 GB file through a plain memory map would end with 20 GB resident. :meth:`view` therefore
+    drops (``madvise(MADV_DONTNEED)``) the pages wholly before the requested range that earlier
+    views touched; they remain in the OS page cache and are re-read transparently if a returned
+    view is still used. Memory use stays at about the size of the last views.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A non-empty file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as fh:
+            self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self.size = len(self._mmap)
+        self._array = np.frombuffer(self._mmap, dtype=np.uint8)
+        self._resident_from = 0  # pages before this offset were released
+        self._touched_to = 0
+
+    def view(self, lo: int, hi: int) -> np.ndarray:
+        """Bytes ``lo:hi`` as a read-only uint8 view (zero copy)."""
+        release_to = min(lo, self._touched_to) // mmap.PAGESIZE * mmap.PAGESIZE
+        if release_to > self._resident_from and hasattr(self._mmap, "madvise"):
+            self._mmap.madvise(mmap.MADV_DONTNEED, self._resident_from,
+                               release_to - self._resident_from)
+            self._resident_from = release_to
+        elif lo < self._resident_from:  # reading backwards: start tracking again from here
+            self._resident_from = lo // mmap.PAGESIZE * mmap.PAGESIZE
+        self._touched_to = max(self._touched_to, hi)
+        return self._array[lo:hi]
+
+
 class FileParts(ByteSource):
-    """One or more raw files read as one contiguous stream (memory-mapped).
+    """One or more raw files read as one contiguous stream (memory-mapped, see
+    :class:`MappedFile`).
 
     Parameters
     ----------
@@ -134,13 +173,13 @@ class FileParts(ByteSource):
 
     def __init__(self, paths: str | os.PathLike | Sequence[str | os.PathLike]) -> None:
         self.paths = expand_parts(paths)
-        self._maps: list[np.memmap | None] = []
+        self._maps: list[MappedFile | None] = []
         self._starts: list[int] = []
         total = 0
         for p in self.paths:
             try:
                 size = p.stat().st_size
-                self._maps.append(np.memmap(p, dtype=np.uint8, mode="r") if size else None)
+                self._maps.append(MappedFile(p) if size else None)
             except OSError as err:
                 raise RecordingError(f"cannot read: {err.strerror or err}", source=p) from None
             self._starts.append(total)
@@ -158,7 +197,7 @@ class FileParts(ByteSource):
             lo, hi = self._starts[i], self._starts[i + 1]
             if m is None or hi <= offset or lo >= stop:
                 continue
-            pieces.append(m[max(offset, lo) - lo: min(stop, hi) - lo])
+            pieces.append(m.view(max(offset, lo) - lo, min(stop, hi) - lo))
         if len(pieces) == 1:
             return pieces[0].view(np.int16)
         data = np.concatenate(pieces) if pieces else np.empty(0, np.uint8)
