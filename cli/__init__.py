@@ -1,0 +1,1 @@
+"""The ``radarkit`` command line (installed as :mod:`radarkit.cli`)."""
