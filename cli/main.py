@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from radarkit._version import __version__
-from radarkit.errors import RadarkitError
+from radarkit.errors import RadarkitError, RecordingWarning
 
 __all__ = ["main", "cli"]
 
@@ -30,7 +30,12 @@ class RadarkitGroup(click.Group):
     """click group that turns radarkit and OS errors into one-line messages."""
 
     def invoke(self, ctx: click.Context):
-        warnings.showwarning = _one_line_warning
+        with warnings.catch_warnings():  # restored afterwards (the CLI may run inside Python)
+            warnings.showwarning = _one_line_warning
+            warnings.simplefilter("always", RecordingWarning)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except RadarkitError as err:
@@ -139,7 +144,7 @@ def cube(raw, config, preset, out, kind, frames, window, doppler_window, iq_orde
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     cfg = _load_config(config, preset)
-    check_output_path(out, force)
+    check_output_path(out, force, inputs=[*raw, *([config] if config else [])])
     with Recording(raw, cfg, iq_order=iq_order) as rec:
         start, stop = parse_frame_range(frames, rec.n_frames)
         if iq_order == "auto":

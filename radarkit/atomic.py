@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from radarkit.errors import StoreError
@@ -19,7 +19,8 @@ from radarkit.errors import StoreError
 __all__ = ["atomic_output", "check_output_path", "sha256_file"]
 
 
-def check_output_path(path: str | os.PathLike, force: bool = False) -> Path:
+def check_output_path(path: str | os.PathLike, force: bool = False,
+                      inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Check that ``path`` may be written, before any work starts.
 
     Parameters
@@ -28,6 +29,8 @@ def check_output_path(path: str | os.PathLike, force: bool = False) -> Path:
         The output file.
     force : bool
         Allow replacing an existing file.
+    inputs : iterable of paths
+        Input files of the run: the output may never be one of them, even with ``force``.
 
     Returns
     -------
@@ -37,12 +40,15 @@ def check_output_path(path: str | os.PathLike, force: bool = False) -> Path:
     Raises
     ------
     StoreError
-        If the file exists and ``force`` is false, if it is a directory, or if its folder does not
-        exist or is not writable.
+        If the file exists and ``force`` is false, if it is one of ``inputs``, if it is a
+        directory, or if its folder does not exist or is not writable.
     """
     path = Path(path)
     if path.is_dir():
         raise StoreError("is a directory, expected an output file name", source=path)
+    for src in inputs:
+        if path.exists() and Path(src).exists() and os.path.samefile(path, src):
+            raise StoreError("output is one of the input files; choose another --out", source=path)
     if path.exists() and not force:
         raise StoreError("output exists; pass --force (force=True) to replace it", source=path)
     folder = path.parent if str(path.parent) else Path(".")

@@ -222,3 +222,9 @@ def test_trailing_partial_frame_warned_and_skipped(tmp_path, small_config):
         rec = Recording(path, small_config)
     with rec:
         assert rec.n_frames == 2
+
+
+def test_hsi_header_config_refused(tmp_path, small_config):
+    path = write_recording(tmp_path / "r.bin", _simulated(small_config, 1), small_config)[0]
+    with pytest.raises(RecordingError, match="lvdsStreamCfg -1 0 1 0"):
+        Recording(path, small_config.replace(hsi_header=True))

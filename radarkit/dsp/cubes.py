@@ -192,10 +192,11 @@ def write_cube(
     Raises
     ------
     StoreError
-        Output exists or cannot be written (checked before any work).
+        Output exists or cannot be written, or is one of the recording's files (checked before
+        any work).
     """
     params = CubeParams() if params is None else params
-    check_output_path(out, force)
+    check_output_path(out, force, inputs=recording.paths)
     config = recording.config
     start, stop = (0, recording.n_frames) if frames is None else frames
     cube_ax = cube_axes(config, params, (start, stop))

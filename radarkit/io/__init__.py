@@ -8,9 +8,12 @@
 """
 
 from radarkit.io.layout import decode_frames, decode_samples, encode_frames
+from radarkit.io.packets import PacketFile, is_packet_file, write_packet_file
+from radarkit.io.pcap import PcapCapture, read_pcap_samples, write_pcap
 from radarkit.io.recording import CaptureReport, Recording, detect_iq_order, open_source
 from radarkit.io.store import CubeFile, CubeWriter, open_cube
 from radarkit.io.streams import ByteSource, FileParts, expand_parts
+from radarkit.io.writer import write_recording
 
 __all__ = [
     "ByteSource",
@@ -18,6 +21,8 @@ __all__ = [
     "CubeFile",
     "CubeWriter",
     "FileParts",
+    "PacketFile",
+    "PcapCapture",
     "Recording",
     "decode_frames",
     "decode_samples",
@@ -25,5 +30,10 @@ __all__ = [
     "encode_frames",
     "expand_parts",
     "open_cube",
+    "is_packet_file",
     "open_source",
+    "read_pcap_samples",
+    "write_packet_file",
+    "write_pcap",
+    "write_recording",
 ]

@@ -208,6 +208,10 @@ class Recording:
     def _setup(self, config: RadarConfig, iq_order: str | None) -> None:
         src = self.source
         name = src.paths[0]
+        if config.hsi_header:
+            raise RecordingError(
+                "the configuration streams with SDK HSI headers (lvdsStreamCfg enableHeader 1), "
+                "which radarkit does not parse; capture with 'lvdsStreamCfg -1 0 1 0'", source=name)
         bpf = config.bytes_per_frame
         full, partial = divmod(src.nbytes, bpf)
         if full == 0:
