@@ -1,1 +1,3 @@
+"""radarkit version (single source for setup.cfg and ``radarkit --version``)."""
+
 __version__ = "0.1.0"

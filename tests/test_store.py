@@ -79,3 +79,15 @@ def test_reader_errors(tmp_path):
         f["x"] = 1
     with pytest.raises(StoreError, match="not a radarkit cube file"):
         open_cube(tmp_path / "other.h5")
+
+
+def test_unwritable_folder_refused_before_work(tmp_path, small_config, monkeypatch):
+    """The permission check itself (the chmod variant in test_bad_inputs needs a non-root user)."""
+    import radarkit.atomic as atomic
+
+    real_access = atomic.os.access
+    monkeypatch.setattr(atomic.os, "access",
+                        lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
+    with pytest.raises(StoreError, match="rd.h5: output folder .* is not writable"):
+        _write(tmp_path / "rd.h5", small_config, np.zeros((3, 16, 64), np.float32))
+    assert list(tmp_path.iterdir()) == []
