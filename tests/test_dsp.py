@@ -79,7 +79,7 @@ def test_virtual_antenna_order_matches_board_geometry():
     pos = cfg.virtual_positions
     # path difference of element (a, e) lambda/2 units: -(a sin(az) cos(el) + e sin(el)) lambda/2
     expected = -np.pi * (pos[:, 0] * np.sin(az) * np.cos(el) + pos[:, 1] * np.sin(el))
-    np.testing.assert_allclose(np.angle(np.exp(1j * (phases - expected))), 0, atol=0.05)
+    np.testing.assert_allclose(np.angle(np.exp(1j * (phases - expected))), 0, atol=0.005)
 
 
 def test_outputs_and_combine():

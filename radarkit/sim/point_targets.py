@@ -10,8 +10,10 @@ as the scatterer moves (Doppler) and differs between virtual antennas (angle). D
 bistatic path lengths from the TX and RX antenna positions (lambda/2 grid of the board in the x-z
 plane, ``architecture.md`` radar frame) to the scatterer, recomputed for every chirp; the beat
 frequency of each scatterer is held for the frame at its value at the frame's centre (the range
-change within one frame is far below a range bin). The sum over scatterers is then one matrix
-product per frame: ``phasors (chirp * antenna, K) @ tones (K, N)``.
+change within one frame is far below a range bin), and the exact per-chirp, per-antenna phase is
+taken at the centre of the sampled band, the frequency at which radarkit's wavelength is defined.
+The sum over scatterers is then one matrix product per frame:
+``phasors (chirp * antenna, K) @ tones (K, N)``.
 
 Amplitudes are ``gain * sqrt(rcs) / R^2`` ADC counts (radar equation, amplitude form) unless given;
 thermal noise is circular complex Gaussian of standard deviation ``noise_std`` counts.
@@ -84,6 +86,7 @@ def iter_point_target_frames(
     L, T, R, N = config.raw_shape
     slope, f0 = config.slope_hz_per_s, config.start_freq_hz
     u = config.adc_start_time_s + np.arange(N) / config.sample_rate_hz  # (N,) s after ramp start
+    u_c = config.adc_start_time_s + 0.5 * config.adc_sampling_time_s  # centre of the sampled band
     chirp_t = (np.arange(L)[:, None] * T + np.arange(T)[None, :]) * config.chirp_time_s  # (L, T)
     for first in range(0, n_frames, chunk):
         frames = np.arange(first, min(first + chunk, n_frames))
@@ -99,10 +102,12 @@ def iter_point_target_frames(
                 a = gain * np.sqrt(rcs_) / np.maximum(rng_m, 1e-3) ** 2
             else:
                 a = amp
-            phase = 2 * np.pi * (f0 * tau + slope * tau * u[0] - 0.5 * slope * tau * tau)
+            # Exact phase at the centre sample u_c; the tone about it uses the frame's mean delay,
+            # so the antenna/chirp phase is that of the centre of the sampled band.
+            phase = 2 * np.pi * (f0 * tau + slope * tau * u_c - 0.5 * slope * tau * tau)
             phasors = (a * np.exp(1j * phase)).reshape(-1, len(a))  # (L*T*R, K)
             tau_c = tau.mean(axis=(0, 1, 2))  # (K,) beat frequency held over the frame
-            tones = np.exp(2j * np.pi * slope * tau_c[:, None] * (u - u[0])[None, :])  # (K, N)
+            tones = np.exp(2j * np.pi * slope * tau_c[:, None] * (u - u_c)[None, :])  # (K, N)
             frame = (phasors @ tones).reshape(L, T, R, N)
             if noise_std > 0:
                 frame = frame + (noise_std / np.sqrt(2)) * (
