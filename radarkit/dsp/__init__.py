@@ -1,9 +1,18 @@
-"""Signal processing: windows, range/Doppler FFTs, cube axes.
+"""Signal processing: windows, range/Doppler FFTs, angle estimation, cube axes.
 
 Pure functions on arrays; the axis they act on is an argument (scipy.signal style).
 """
 
 from radarkit.axis import Axis
+from radarkit.dsp.angle import (
+    angle_axis,
+    angle_fft,
+    bartlett_spectrum,
+    capon_spectrum,
+    steering_vectors,
+    tdm_doppler_compensation,
+    virtual_array_grid,
+)
 from radarkit.dsp.axes import CUBE_KINDS, axes, frame_axis, range_axis, velocity_axis
 from radarkit.dsp.range_doppler import (
     OUTPUTS,
@@ -22,7 +31,11 @@ __all__ = [
     "CUBE_KINDS",
     "OUTPUTS",
     "WINDOWS",
+    "angle_axis",
+    "angle_fft",
     "apply_window",
+    "bartlett_spectrum",
+    "capon_spectrum",
     "axes",
     "doppler_fft",
     "frame_axis",
@@ -32,7 +45,10 @@ __all__ = [
     "range_doppler",
     "range_fft",
     "remove_static_clutter",
+    "steering_vectors",
+    "tdm_doppler_compensation",
     "to_output",
     "velocity_axis",
     "virtual_antennas",
+    "virtual_array_grid",
 ]
