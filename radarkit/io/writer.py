@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from radarkit.atomic import atomic_output, check_output_path
+from radarkit.atomic import atomic_output
 from radarkit.config.radar import RadarConfig
 from radarkit.io.layout import encode_frames
 
@@ -45,7 +45,8 @@ def write_recording(
         Output file (``adc_data.bin``); with ``part_bytes`` the parts are named
         ``<stem>_Raw_0.bin, <stem>_Raw_1.bin, ...`` beside it.
     frames : ndarray or iterable of ndarray, shape (frames, n_loops, n_tx, n_rx, n_samples)
-        Raw frames in ADC counts (an iterable of chunks keeps memory bounded).
+        Raw frames in ADC counts. An iterable of chunks is encoded and written chunk by chunk,
+        so memory stays bounded by one chunk.
     config : RadarConfig
         Layout: sample format, lanes, IQ order.
     iq_order : {"iq", "qi"}, optional
@@ -72,21 +73,37 @@ def write_recording(
     """
     if isinstance(frames, np.ndarray):
         frames = [frames]
-    words = [encode_frames(np.asarray(chunk), config, iq_order) for chunk in frames]
-    if tail_bytes:
-        tail = np.zeros(config.bytes_per_frame // 2, np.int16) if not words else words[-1]
-        words.append(tail[: tail_bytes // 2].copy())
-    stream = np.concatenate(words).view(np.uint8) if words else np.empty(0, np.uint8)
-    if part_bytes is None:
-        targets, pieces = [Path(path)], [stream]
-    else:
-        n = max(1, -(-stream.size // part_bytes))
-        targets = part_paths(path, n)
-        pieces = [stream[k * part_bytes:(k + 1) * part_bytes] for k in range(n)]
-    for t in targets:
-        check_output_path(t, force)
-    with contextlib.ExitStack() as stack:
-        tmps = [stack.enter_context(atomic_output(t, force)) for t in targets]
-        for tmp, piece in zip(tmps, pieces, strict=True):
-            piece.tofile(tmp)
+    single = part_bytes is None
+    targets: list[Path] = []
+    with contextlib.ExitStack() as stack:  # exits LIFO: each file closes before its rename
+
+        def open_next():
+            k = len(targets)
+            target = Path(path) if single else part_paths(path, k + 1)[k]
+            tmp = stack.enter_context(atomic_output(target, force))
+            targets.append(target)
+            return stack.enter_context(open(tmp, "wb"))
+
+        fh, room = open_next(), part_bytes
+        for data in _encoded_stream(frames, config, iq_order, tail_bytes):
+            while data.size:
+                if not single and room == 0:
+                    fh, room = open_next(), part_bytes
+                n = data.size if single else min(room, data.size)
+                fh.write(data[:n])
+                data = data[n:]
+                if not single:
+                    room -= n
     return targets
+
+
+def _encoded_stream(frames: Iterable[np.ndarray], config: RadarConfig, iq_order: str | None,
+                    tail_bytes: int) -> Iterator[np.ndarray]:
+    """Encoded bytes (uint8 views) chunk by chunk, then ``tail_bytes`` of a partial frame."""
+    last = None
+    for chunk in frames:
+        last = encode_frames(np.asarray(chunk), config, iq_order)
+        yield last.view(np.uint8)
+    if tail_bytes:
+        source = np.zeros(config.bytes_per_frame // 2, np.int16) if last is None else last
+        yield source.view(np.uint8)[: tail_bytes // 2 * 2]
