@@ -264,15 +264,19 @@ CASES = {
 }
 
 
-@pytest.fixture
-def work(tmp_path: Path, small_config: RadarConfig) -> Work:
-    root = tmp_path / "work"
+def _make_work(root: Path, config: RadarConfig, n_frames: int) -> Work:
+    """A folder with a simulated recording of ``n_frames`` frames and its SDK .cfg."""
     root.mkdir()
     raw, cfg = root / "adc_data.bin", root / "capture.cfg"
-    write_recording(raw, frames_of(small_config, 2), small_config)
-    save_config(small_config, cfg)
-    assert raw.stat().st_size == 2 * small_config.bytes_per_frame
-    return Work(root, small_config, raw, cfg, root / "cube.h5")
+    write_recording(raw, frames_of(config, n_frames), config)
+    save_config(config, cfg)
+    assert raw.stat().st_size == n_frames * config.bytes_per_frame
+    return Work(root, config, raw, cfg, root / "cube.h5")
+
+
+@pytest.fixture
+def work(tmp_path: Path, small_config: RadarConfig) -> Work:
+    return _make_work(tmp_path / "work", small_config, 2)
 
 
 @pytest.mark.parametrize("build", list(CASES.values()), ids=list(CASES))
@@ -333,12 +337,7 @@ def test_force_replaces_existing_output_with_valid_cube(work: Work) -> None:
 # ---------------------------------------------------------------------- interrupted writes
 @pytest.fixture
 def work3(tmp_path: Path, small_config: RadarConfig) -> Work:
-    root = tmp_path / "work3"
-    root.mkdir()
-    raw, cfg = root / "adc_data.bin", root / "capture.cfg"
-    write_recording(raw, frames_of(small_config, 3), small_config)
-    save_config(small_config, cfg)
-    return Work(root, small_config, raw, cfg, root / "cube.h5")
+    return _make_work(tmp_path / "work3", small_config, 3)
 
 
 def _failing_make_cube(monkeypatch, exc: BaseException, root: Path) -> dict:
