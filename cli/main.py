@@ -9,14 +9,14 @@ partial file behind. Warnings (a skipped partial frame, lost packets) print as o
 
 from __future__ import annotations
 
-import sys
-import time
+import importlib
 import warnings
 from pathlib import Path
 
 import click
 
 from radarkit._version import __version__
+from radarkit.cli.common import Progress, load_config_option
 from radarkit.errors import RadarkitError, RecordingWarning
 
 __all__ = ["main", "cli"]
@@ -56,44 +56,6 @@ class RadarkitGroup(click.Group):
 @click.version_option(__version__, "--version", prog_name="radarkit")
 def cli() -> None:
     """radarkit: TI mmWave (IWR/AWR1843 + DCA1000) raw ADC to radar cubes, detections and poses."""
-
-
-def _load_config(config: str | None, preset: str | None, **overrides):
-    from radarkit.config import load_config
-    from radarkit.config.presets import get_preset
-
-    if (config is None) == (preset is None):
-        raise click.UsageError("give exactly one of --config FILE or --preset NAME")
-    if config is not None:
-        return load_config(config, **overrides)
-    try:
-        cfg = get_preset(preset)
-    except KeyError as err:
-        raise click.UsageError(str(err.args[0])) from None
-    return cfg.replace(**overrides) if overrides else cfg
-
-
-class _Progress:
-    """Progress bar on stderr with frames and MB/s."""
-
-    def __init__(self, n_frames: int, label: str) -> None:
-        self.start = time.perf_counter()
-        self.mb_s = 0.0
-        self.done = 0
-        self.bar = click.progressbar(length=n_frames, label=label, file=sys.stderr, show_pos=True,
-                                     item_show_func=lambda _: f"{self.mb_s:.0f} MB/s")
-
-    def __enter__(self) -> _Progress:
-        self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.bar.__exit__(*exc)
-
-    def __call__(self, frames_done: int, bytes_done: int) -> None:
-        self.mb_s = bytes_done / 1e6 / max(time.perf_counter() - self.start, 1e-9)
-        self.bar.update(frames_done - self.done, current_item=frames_done)
-        self.done = frames_done
 
 
 @cli.command()
@@ -143,7 +105,7 @@ def cube(raw, config, preset, out, kind, frames, window, doppler_window, iq_orde
                             output=output, per_antenna=per_antenna)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
-    cfg = _load_config(config, preset)
+    cfg = load_config_option(config, preset)
     check_output_path(out, force, inputs=[*raw, *([config] if config else [])])
     with Recording(raw, cfg, iq_order=iq_order) as rec:
         start, stop = parse_frame_range(frames, rec.n_frames)
@@ -152,7 +114,7 @@ def cube(raw, config, preset, out, kind, frames, window, doppler_window, iq_orde
         if quiet:
             write_cube(rec, out, params, (start, stop), chunk, force, compression)
         else:
-            with _Progress(stop - start, f"cube {kind}") as bar:
+            with Progress(stop - start, f"cube {kind}") as bar:
                 write_cube(rec, out, params, (start, stop), chunk, force, compression, bar)
     click.echo(f"wrote {out} ({stop - start} frames, kind {kind})")
 
@@ -165,7 +127,7 @@ def cube(raw, config, preset, out, kind, frames, window, doppler_window, iq_orde
               help="IQ word order [default: from the configuration].")
 def info(raw, config, preset, iq_order) -> None:
     """Print the configuration, derived quantities and, with RAW, the recording's frame count."""
-    cfg = _load_config(config, preset)
+    cfg = load_config_option(config, preset)
     width = max(len(k) for k in cfg.summary())
     for key, value in cfg.summary().items():
         click.echo(f"{key:<{width}}  {value}")
@@ -205,6 +167,29 @@ def demo(out, n_frames, force) -> None:
     report = run_demo(out, n_frames=n_frames, force=force, echo=click.echo)
     if not report["ok"]:
         raise click.ClickException("demo targets were not found where they were placed")
+
+
+@cli.group()
+def train() -> None:
+    """Train a pose estimator or descriptor model (one sub-command per model)."""
+
+
+@cli.group(name="eval")
+def evaluate() -> None:
+    """Evaluate a trained model (one sub-command per model)."""
+
+
+#: Modules under ``radarkit.cli`` that add commands: each defines ``register(cli)`` and imports its
+#: heavy dependencies inside the command bodies, so start-up stays light.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"radarkit.cli.{name}").register(cli)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

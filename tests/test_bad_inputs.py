@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from radarkit.cli.main import cli
 
 import radarkit.dsp.cubes as cubes_mod
+from radarkit.cli.main import cli
 from radarkit.config import RadarConfig, load_config, save_config
 from radarkit.config.loaders import to_toml
 from radarkit.dsp.cubes import CubeParams, make_cube, write_cube

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from radarkit.cli.main import cli
 
 import radarkit
+from radarkit.cli.main import cli
 from radarkit.config import RadarConfig, load_config, save_config
 from radarkit.config.presets import get_preset
 from radarkit.dsp.cubes import CubeParams, make_cube
