@@ -58,6 +58,16 @@ def cli() -> None:
     """radarkit: TI mmWave (IWR/AWR1843 + DCA1000) raw ADC to radar cubes, detections and poses."""
 
 
+def _parse_bins(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        start, stop = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise click.UsageError(f"--range-bins must be START:STOP (two integers), got {text!r}") from None
+    return start, stop
+
+
 @cli.command()
 @click.argument("raw", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--config", "config", type=click.Path(path_type=Path),
@@ -65,14 +75,34 @@ def cli() -> None:
 @click.option("--preset", help="Built-in configuration instead of --config (e.g. iwr1843-3tx).")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="Output HDF5 file.")
-@click.option("--kind", type=click.Choice(["rd", "range"]), default="rd", show_default=True,
-              help="rd: Range-Doppler (frame, doppler, range); range: (frame, loop, virtual, range).")
+@click.option("--kind", type=click.Choice(["rd", "range", "ra", "rad", "rae", "vrdae", "rd-video",
+                                           "ra-video"]), default="rd", show_default=True,
+              help="rd (frame, doppler, range); range (frame, loop, virtual, range); ra (frame, azimuth, "
+                   "range); rad (frame, doppler, azimuth, range); rae (frame, elevation, azimuth, "
+                   "range); vrdae (frame, doppler, elevation, azimuth, range); rd-video / ra-video "
+                   "(dB maps over time).")
+@click.option("--mode", type=click.Choice(["full", "hupr"]), default="full", show_default=True,
+              help="vrdae: full 4-D FFT, or hupr = the official HuPR preprocessing exactly "
+                   "(needs the TDM order of --preset hupr).")
 @click.option("--frames", "frames", default=None, metavar="START:STOP",
               help="Frame range (Python slice, e.g. 10:20, -5:).")
-@click.option("--window", default="hann", show_default=True,
-              type=click.Choice(["hann", "hamming", "blackman", "none"]), help="Range window.")
-@click.option("--doppler-window", default="hann", show_default=True,
-              type=click.Choice(["hann", "hamming", "blackman", "none"]), help="Doppler window.")
+@click.option("--window", default=None,
+              type=click.Choice(["hann", "hamming", "blackman", "none"]),
+              help="Range window [default: hann; none in hupr mode].")
+@click.option("--doppler-window", default=None,
+              type=click.Choice(["hann", "hamming", "blackman", "none"]),
+              help="Doppler window [default: hann; none in hupr mode].")
+@click.option("--angle-window", default="none", show_default=True,
+              type=click.Choice(["hann", "hamming", "blackman", "none"]),
+              help="Window over the virtual array (azimuth and elevation).")
+@click.option("--n-azimuth", type=click.IntRange(min=2), default=64, show_default=True,
+              help="Azimuth bins.")
+@click.option("--n-elevation", type=click.IntRange(min=2), default=8, show_default=True,
+              help="Elevation bins (rae, vrdae).")
+@click.option("--doppler-bins", type=click.IntRange(min=1), default=None,
+              help="vrdae: Doppler bins kept around zero velocity [default: 8].")
+@click.option("--range-bins", default=None, metavar="START:STOP",
+              help="Keep only these range bins (e.g. 31:95).")
 @click.option("--iq-order", type=click.Choice(["auto", "iq", "qi"]), default=None,
               help="IQ word order [default: from the configuration].")
 @click.option("--output", "output", type=click.Choice(["db", "power", "complex"]), default=None,
@@ -84,12 +114,18 @@ def cli() -> None:
 @click.option("--n-doppler", type=click.IntRange(min=2), default=None, help="Doppler FFT length.")
 @click.option("--chunk", type=click.IntRange(min=1), default=16, show_default=True,
               help="Frames processed at a time (bounds memory).")
+@click.option("--backend", type=click.Choice(["numpy", "scipy", "fftw", "torch"]), default="scipy",
+              show_default=True, help="FFT back end (fftw needs radarkit[fftw]; torch uses CUDA "
+                                      "when available).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads processing chunks in parallel (single-threaded kernels each).")
 @click.option("--compression", type=click.Choice(["gzip", "lzf"]), default=None,
               help="HDF5 compression of the cube (off by default).")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def cube(raw, config, preset, out, kind, frames, window, doppler_window, iq_order, output,
-         per_antenna, clutter_removal, n_range, n_doppler, chunk, compression, force, quiet) -> None:
+def cube(raw, config, preset, out, kind, mode, frames, window, doppler_window, angle_window, n_azimuth,
+         n_elevation, doppler_bins, range_bins, iq_order, output, per_antenna, clutter_removal,
+         n_range, n_doppler, chunk, backend, workers, compression, force, quiet) -> None:
     """Turn a DCA1000 recording RAW... into a radar cube in HDF5.
 
     RAW is adc_data.bin, the parts *_Raw_0.bin *_Raw_1.bin ... (or just *_Raw_0.bin), or a
@@ -100,9 +136,11 @@ def cube(raw, config, preset, out, kind, frames, window, doppler_window, iq_orde
     from radarkit.io.recording import Recording, parse_frame_range
 
     try:
-        params = CubeParams(kind=kind, range_window=window, doppler_window=doppler_window,
-                            n_range=n_range, n_doppler=n_doppler, clutter_removal=clutter_removal,
-                            output=output, per_antenna=per_antenna)
+        params = CubeParams(kind=kind, mode=mode, range_window=window, doppler_window=doppler_window,
+                            angle_window=angle_window, n_range=n_range, n_doppler=n_doppler,
+                            n_azimuth=n_azimuth, n_elevation=n_elevation, doppler_bins=doppler_bins,
+                            range_bins=_parse_bins(range_bins), clutter_removal=clutter_removal,
+                            output=output, per_antenna=per_antenna, backend=backend)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     cfg = load_config_option(config, preset)
@@ -112,10 +150,11 @@ def cube(raw, config, preset, out, kind, frames, window, doppler_window, iq_orde
         if iq_order == "auto":
             click.echo(f"radarkit: IQ order {rec.report.iq_note}", err=True)
         if quiet:
-            write_cube(rec, out, params, (start, stop), chunk, force, compression)
+            write_cube(rec, out, params, (start, stop), chunk, force, compression, workers=workers)
         else:
             with Progress(stop - start, f"cube {kind}") as bar:
-                write_cube(rec, out, params, (start, stop), chunk, force, compression, bar)
+                write_cube(rec, out, params, (start, stop), chunk, force, compression, bar,
+                           workers=workers)
     click.echo(f"wrote {out} ({stop - start} frames, kind {kind})")
 
 

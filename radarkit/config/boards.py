@@ -11,6 +11,14 @@ TI, "IWR1843BOOST Evaluation Module User's Guide" (SPRUIM4), antenna layout; TI 
 ``antenna_geometry`` of the 18xx demos. The IWR1843BOOST layout used here (TX0 and TX2 on the
 azimuth row 4 lambda/2 apart, TX1 raised by lambda/2 and shifted by 2 lambda/2) is the one in
 ``shared/specs/raw-format.md``.
+
+The AWR1843AOP (antenna-on-package) layout is TI's ``antGeometry0/1`` of the AOP people-counting
+configurations (``antGeometry0 -1 -1 0 0 -3 -3 -2 -2 -1 -1 0 0``,
+``antGeometry1 -1 0 -1 0 -3 -2 -3 -2 -3 -2 -3 -2``, negated positions in lambda/2 of the virtual
+antennas TX0..TX2 x RX0..RX3) with ``antPhaseRot 1 -1 1 -1 ...``: RX1 and RX3 are fed with opposite
+polarity, so their samples carry a 180 degree phase that processing removes
+(:attr:`Board.rx_phase`). It gives a 4 x 4 virtual grid with one 2 x 2 corner empty. Not yet
+checked against a real AOP recording.
 """
 
 from __future__ import annotations
@@ -34,11 +42,19 @@ class Board:
         ``(azimuth, elevation)`` of TX antenna 0, 1, 2, ... in lambda/2 units.
     rx_positions : tuple of (float, float)
         ``(azimuth, elevation)`` of RX antenna 0, 1, 2, ... in lambda/2 units.
+    rx_phase : tuple of float
+        Phase rotation (+1 or -1) that processing multiplies into each RX channel's samples to undo
+        feed polarity (TI ``antPhaseRot``); empty means all +1.
     """
 
     name: str
     tx_positions: tuple[tuple[float, float], ...]
     rx_positions: tuple[tuple[float, float], ...]
+    rx_phase: tuple[float, ...] = ()
+
+    def rx_sign(self, rx: int) -> float:
+        """Phase rotation (+1 or -1) of RX antenna ``rx`` (see ``rx_phase``)."""
+        return float(self.rx_phase[rx]) if self.rx_phase else 1.0
 
     @property
     def n_tx(self) -> int:
@@ -58,6 +74,12 @@ BOARDS: dict[str, Board] = {
         "IWR1843BOOST",
         tx_positions=((0.0, 0.0), (2.0, 1.0), (4.0, 0.0)),
         rx_positions=((0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (3.0, 0.0)),
+    ),
+    "AWR1843AOP": Board(
+        "AWR1843AOP",
+        tx_positions=((0.0, 0.0), (2.0, 2.0), (0.0, 2.0)),
+        rx_positions=((1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0)),
+        rx_phase=(1.0, -1.0, 1.0, -1.0),
     ),
     "ULA": Board(
         "ULA",

@@ -3,6 +3,9 @@
 * ``"iwr1843-3tx"``: IWR1843BOOST, TDM order TX0, TX2, TX1 (12 virtual antennas, the elevated TX1
   row included), 256 complex samples at 10 Msps, 30 MHz/us, 64 loops, 10 frames/s. The chirp
   shape of HuPR's captures (256 samples, 64 loops x 3 TX, 10 fps; ``shared/specs/raw-format.md``).
+* ``"hupr"``: the same chirp in HuPR's TDM order TX0, TX1, TX2 (chirp 1 is the elevated TX1),
+  the order the official HuPR preprocessing's de-multiplexing assumes (``chirp % 3 == 1`` is the
+  elevated row); use it for ``radarkit cube --kind vrdae --mode hupr``.
 * ``"demo"``: the same chirp with 128 samples and 32 loops, for quick demonstrations.
 """
 
@@ -20,6 +23,7 @@ _BASE = dict(
 
 PRESETS: dict[str, RadarConfig] = {
     "iwr1843-3tx": RadarConfig(**_BASE),
+    "hupr": RadarConfig(**{**_BASE, "tx_order": (0, 1, 2)}),
     "demo": RadarConfig(**{**_BASE, "n_samples": 128, "n_loops": 32, "sample_rate_hz": 5e6}),
 }
 

@@ -344,6 +344,13 @@ class RadarConfig:
         rx = np.asarray(self.rx_positions, dtype=np.float64)
         return (tx[:, None, :] + rx[None, :, :]).reshape(-1, 2)
 
+    @property
+    def rx_phase(self) -> np.ndarray:
+        """Phase rotation (+1/-1) processing applies to each RX channel, float32 ``(n_rx,)``
+        (the board's ``rx_phase``, TI ``antPhaseRot``; all +1 except on the AWR1843AOP)."""
+        board = get_board(self.board)
+        return np.array([board.rx_sign(r) for r in self.rx_channels], dtype=np.float32)
+
     # ------------------------------------------------------------------ conversion
     def replace(self, **changes: Any) -> RadarConfig:
         """Return a copy with ``changes`` applied (validated again).

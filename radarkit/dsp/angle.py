@@ -34,9 +34,9 @@ formula); J. Capon, "High-resolution frequency-wavenumber spectrum analysis", Pr
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 from radarkit.config.radar import RadarConfig
+from radarkit.dsp.backends import Backend, get_backend
 from radarkit.dsp.windows import get_window
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
     "tdm_doppler_compensation",
     "virtual_array_grid",
     "angle_fft",
+    "angle_dft_matrix",
+    "tdm_phase",
     "angle_axis",
     "steering_vectors",
     "sample_covariance",
@@ -125,22 +127,41 @@ def tdm_doppler_compensation(x: np.ndarray, n_tx: int, doppler_axis: int, virtua
     if x.shape[v_ax] != n_tx * n_rx:
         raise ValueError(f"virtual axis has {x.shape[v_ax]} antennas, expected n_tx * n_rx = "
                          f"{n_tx} * {n_rx} = {n_tx * n_rx}")
-    n_dop = x.shape[d_ax]
-    if shifted:
-        k = np.arange(n_dop) - n_dop // 2
-    else:
-        k = np.round(np.fft.fftfreq(n_dop) * n_dop)
-    t = np.arange(n_tx * n_rx) // n_rx
-    phase = np.exp(-2j * np.pi * np.outer(k, t) / (n_tx * n_dop)).astype(np.complex64)  # (L, V)
+    phase = tdm_phase(n_tx, n_rx, x.shape[d_ax], shifted)  # (L, V)
     shape = [1] * x.ndim
-    shape[d_ax], shape[v_ax] = n_dop, n_tx * n_rx
+    shape[d_ax], shape[v_ax] = phase.shape
     if d_ax > v_ax:
         phase = phase.T
     return (x.astype(np.complex64, copy=False) * phase.reshape(shape)).astype(np.complex64, copy=False)
 
 
-def virtual_array_grid(x: np.ndarray, config_or_positions: RadarConfig | np.ndarray,
-                       virtual_axis: int) -> tuple[np.ndarray, tuple[int, int]]:
+def tdm_phase(n_tx: int, n_rx: int, n_doppler: int, shifted: bool = True) -> np.ndarray:
+    """Correction factors of :func:`tdm_doppler_compensation`, complex64 ``(n_doppler, n_tx * n_rx)``.
+
+    Entry ``[d, v]`` is ``exp(-j 2 pi t k / (T L))`` for Doppler index ``d`` (signed bin ``k``, see
+    ``shifted``), TX slot ``t = v // n_rx``, ``T = n_tx`` and ``L = n_doppler``.
+
+    Raises
+    ------
+    ValueError
+        A count below 1.
+
+    References
+    ----------
+    TI SWRA554 "MIMO Radar" (motion-induced phase of TDM slots).
+    """
+    if n_tx < 1 or n_rx < 1 or n_doppler < 1:
+        raise ValueError(f"n_tx, n_rx and n_doppler must be >= 1, got {n_tx}, {n_rx}, {n_doppler}")
+    if shifted:
+        k = np.arange(n_doppler) - n_doppler // 2
+    else:
+        k = np.round(np.fft.fftfreq(n_doppler) * n_doppler)
+    t = np.arange(n_tx * n_rx) // n_rx
+    return np.exp(-2j * np.pi * np.outer(k, t) / (n_tx * n_doppler)).astype(np.complex64)
+
+
+def virtual_array_grid(x: np.ndarray, config_or_positions: RadarConfig | np.ndarray, virtual_axis: int,
+                       backend: Backend | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     """Place the virtual antennas on a dense ``(elevation, azimuth)`` grid of lambda/2 steps.
 
     Antenna ``v`` at ``(a, e)`` (lambda/2 units) goes to grid cell ``(e - e_min, a - a_min)``;
@@ -157,6 +178,9 @@ def virtual_array_grid(x: np.ndarray, config_or_positions: RadarConfig | np.ndar
         elevation)`` positions in lambda/2 units, one row per virtual antenna.
     virtual_axis : int
         Virtual-antenna axis of ``x``.
+    backend : Backend, optional
+        Array back end of ``x`` (:mod:`radarkit.dsp.backends`; torch tensors with the torch back
+        end); default numpy.
 
     Returns
     -------
@@ -177,7 +201,8 @@ def virtual_array_grid(x: np.ndarray, config_or_positions: RadarConfig | np.ndar
     ----------
     ``shared/specs/raw-format.md`` ("TDM order and IWR1843BOOST virtual array"); TI SWRA554.
     """
-    x = np.asarray(x)
+    b = get_backend("numpy") if backend is None else backend
+    x = b.asarray(x)
     ax = _check_axis(x, virtual_axis, "virtual_axis")
     if isinstance(config_or_positions, RadarConfig):
         pos = config_or_positions.virtual_positions
@@ -196,11 +221,11 @@ def virtual_array_grid(x: np.ndarray, config_or_positions: RadarConfig | np.ndar
     flat = el * n_az + az
     if len(np.unique(flat)) != len(flat):
         raise ValueError("two virtual antennas share a position; select or combine them first")
-    moved = np.moveaxis(x, ax, -1)
-    out = np.zeros(moved.shape[:-1] + (n_el * n_az,), dtype=x.dtype)
-    out[..., flat] = moved
-    out = out.reshape(moved.shape[:-1] + (n_el, n_az))
-    return np.moveaxis(out, (-2, -1), (ax, ax + 1)), (n_el, n_az)
+    moved = b.moveaxis(x, ax, -1)
+    out = b.zeros(tuple(moved.shape[:-1]) + (n_el * n_az,), like=moved)
+    out[..., b.const(flat, moved)] = moved
+    out = out.reshape(tuple(moved.shape[:-1]) + (n_el, n_az))
+    return b.moveaxis(b.moveaxis(out, -1, ax), -1, ax), (n_el, n_az)
 
 
 def angle_fft(x: np.ndarray, axis: int, n_fft: int, window: str | np.ndarray | None = None) -> np.ndarray:
@@ -245,17 +270,47 @@ def angle_fft(x: np.ndarray, axis: int, n_fft: int, window: str | np.ndarray | N
     m = x.shape[ax]
     if int(n_fft) != n_fft or n_fft < max(m, 1):
         raise ValueError(f"n_fft must be an integer >= the {m} elements, got {n_fft}")
-    n_fft = int(n_fft)
-    x = x.astype(np.complex64, copy=False)
+    dft = angle_dft_matrix(m, int(n_fft), window)
+    moved = np.moveaxis(x.astype(np.complex64, copy=False), ax, -1)
+    return np.moveaxis(moved @ dft.T, -1, ax)
+
+
+def angle_dft_matrix(n_elements: int, n_fft: int, window: str | np.ndarray | None = None) -> np.ndarray:
+    """The linear map of :func:`angle_fft`: ``X = D @ x`` over the element axis.
+
+    ``D[k, n] = w[n] exp(+j 2 pi n (k - n_fft // 2) / n_fft)``, i.e. the zero-padded inverse-sign
+    DFT with the ``fftshift`` folded in. Applying it as a matrix product is exact and, for the few
+    elements of a radar array (<= 16) and the zero-padded lengths of angle maps, faster than an FFT of
+    the mostly-zero padded vector; it also runs unchanged on torch tensors.
+
+    Parameters
+    ----------
+    n_elements : int
+        Elements along the axis (lambda/2 spacing).
+    n_fft : int
+        Angle bins, ``>= n_elements``.
+    window : str, ndarray or None
+        Window name (coherent normalisation), explicit ``(n_elements,)`` window, or None.
+
+    Returns
+    -------
+    ndarray of complex64, shape (n_fft, n_elements)
+
+    Raises
+    ------
+    ValueError
+        ``n_fft < n_elements`` or a window of the wrong shape.
+    """
+    m, n = int(n_elements), int(n_fft)
+    if n < max(m, 1):
+        raise ValueError(f"n_fft must be >= the {m} elements, got {n_fft}")
+    w = np.ones(m)
     if window is not None:
-        w = get_window(window, m) if isinstance(window, str) else np.asarray(window, np.float32)
+        w = get_window(window, m) if isinstance(window, str) else np.asarray(window, np.float64)
         if w.shape != (m,):
             raise ValueError(f"window has shape {w.shape}, expected ({m},)")
-        shape = [1] * x.ndim
-        shape[ax] = m
-        x = x * w.reshape(shape)
-    out = scipy.fft.ifft(x, n=n_fft, axis=ax, norm="forward")  # unscaled exp(+j ...) kernel
-    return scipy.fft.fftshift(out, axes=ax).astype(np.complex64, copy=False)
+    k = np.arange(n) - n // 2
+    return (np.exp(2j * np.pi * np.outer(k, np.arange(m)) / n) * w).astype(np.complex64)
 
 
 def angle_axis(n_fft: int, space: str = "rad") -> np.ndarray:

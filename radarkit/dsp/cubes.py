@@ -1,14 +1,13 @@
 """Cube kinds: compute a cube from raw frames, or stream a whole recording into an HDF5 cube file.
 
-Kinds (``architecture.md`` axis orders):
-
-* ``"range"``: range spectra ``(frame, chirp_loop, virtual_antenna, range)``, complex by default;
-* ``"rd"``: Range-Doppler ``(frame, doppler, range)`` (power summed non-coherently over virtual
-  antennas) or ``(frame, doppler, virtual_antenna, range)`` with ``per_antenna``.
+Kinds and their axes: :mod:`radarkit.dsp.kinds` (``range``, ``rd``, ``ra``, ``rad``, ``rae``,
+``vrdae`` in ``full`` or ``hupr`` mode, ``rd-video``, ``ra-video``).
 
 :func:`make_cube` is the pure function; :func:`write_cube` streams a
 :class:`~radarkit.io.Recording` through it chunk by chunk into a :class:`~radarkit.io.CubeWriter`,
 hashing the source files in a background thread meanwhile, so memory stays bounded by the chunk.
+With ``workers > 1`` chunks are processed by that many threads (single-threaded kernels that
+release the GIL; see :mod:`radarkit.dsp.backends` for the threading model) and written in order.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,12 +28,25 @@ from radarkit.atomic import check_output_path, sha256_file
 from radarkit.axis import Axis
 from radarkit.config.radar import RadarConfig
 from radarkit.dsp.axes import CUBE_KINDS, axes
-from radarkit.dsp.range_doppler import OUTPUTS, range_cube, range_doppler, to_output
+from radarkit.dsp.backends import BACKENDS, get_backend
+from radarkit.dsp.hupr import check_hupr_config, hupr_vrdae
+from radarkit.dsp.kinds import (
+    angle_spectra,
+    doppler_spectra,
+    keep_doppler_bins,
+    power_output,
+    range_spectra,
+)
+from radarkit.dsp.range_doppler import OUTPUTS
 from radarkit.dsp.windows import WINDOWS, get_window
 from radarkit.io.recording import Recording
 from radarkit.io.store import CubeWriter
 
-__all__ = ["CubeParams", "make_cube", "cube_axes", "write_cube", "source_records"]
+__all__ = ["CubeParams", "make_cube", "cube_axes", "check_cube_config", "write_cube", "source_records"]
+
+_DEFAULT_OUTPUT = {"range": "complex", "rd": "db", "ra": "db", "rad": "db", "rae": "db",
+                   "vrdae": "complex", "rd-video": "db", "ra-video": "db"}
+_NO_COMPLEX = ("ra", "rae", "rd-video", "ra-video")  # power summed over an axis
 
 
 @dataclass(frozen=True)
@@ -42,50 +55,109 @@ class CubeParams:
 
     Parameters
     ----------
-    kind : {"range", "rd"}
-        Cube kind.
-    range_window, doppler_window : str
-        Window names (:data:`radarkit.dsp.windows.WINDOWS`), coherent normalisation.
+    kind : str
+        Cube kind, one of :data:`radarkit.dsp.axes.CUBE_KINDS`.
+    mode : {"full", "hupr"}
+        ``vrdae`` only: ``"full"`` is radarkit's 4-D FFT (windows optional, TDM compensation);
+        ``"hupr"`` reproduces the official HuPR preprocessing exactly (:mod:`radarkit.dsp.hupr`; no
+        windows, 64 azimuth x 8 elevation bins, range bins 94..31).
+    range_window, doppler_window : str, optional
+        Window names (:data:`radarkit.dsp.windows.WINDOWS`, coherent normalisation); default
+        ``"hann"`` (``"none"`` in ``hupr`` mode).
+    angle_window : str
+        Window over the array elements for azimuth and elevation (default ``"none"``).
     n_range, n_doppler : int or None
         FFT lengths (zero-padding); None for samples / loops.
+    n_azimuth, n_elevation : int
+        Angle bins (zero-padded DFT lengths) for the angle kinds.
+    doppler_bins : int or None
+        Doppler bins kept around zero velocity (``vrdae``; default 8, HuPR's K).
+    range_bins : (int, int) or None
+        Keep range bins ``start:stop`` only (angle kinds and ``rd``).
     clutter_removal : bool
-        Static clutter removal (mean over loops). Default True for ``rd``, False for ``range``.
+        Static clutter removal (mean over loops). Default True except for ``range``.
     output : {"complex", "power", "db"} or None
-        Output form; None means ``"db"`` for ``rd`` and ``"complex"`` for ``range``.
+        Output form; None means the kind's default (complex for ``range`` and ``vrdae``, dB
+        otherwise). Kinds that sum power over an axis (``ra``, ``rae``, videos) cannot be complex.
     per_antenna : bool
         ``rd`` only: keep one map per virtual antenna instead of the non-coherent sum.
+    tdm_compensation : bool
+        TDM-MIMO Doppler phase compensation before angle processing.
+    backend : {"numpy", "scipy", "fftw", "torch"}
+        FFT / array back end (:mod:`radarkit.dsp.backends`).
 
     Raises
     ------
     ValueError
-        Unknown kind, window or output; complex summed RD.
+        Unknown kind, mode, window, output or backend; an invalid combination (complex summed
+        maps, ``hupr`` mode with windows or other angle sizes, ``per_antenna`` outside ``rd``).
     """
 
     kind: str = "rd"
-    range_window: str = "hann"
-    doppler_window: str = "hann"
+    mode: str = "full"
+    range_window: str | None = None
+    doppler_window: str | None = None
+    angle_window: str = "none"
     n_range: int | None = None
     n_doppler: int | None = None
+    n_azimuth: int = 64
+    n_elevation: int = 8
+    doppler_bins: int | None = None
+    range_bins: tuple[int, int] | None = None
     clutter_removal: bool | None = None
     output: str | None = None
     per_antenna: bool = False
+    tdm_compensation: bool = True
+    backend: str = "scipy"
 
     def __post_init__(self) -> None:
+        set_ = object.__setattr__
         if self.kind not in CUBE_KINDS:
             raise ValueError(f"unknown cube kind {self.kind!r} (choose from {', '.join(CUBE_KINDS)})")
+        if self.mode not in ("full", "hupr"):
+            raise ValueError(f"unknown mode {self.mode!r} (choose 'full' or 'hupr')")
+        if self.mode == "hupr" and self.kind != "vrdae":
+            raise ValueError("mode 'hupr' applies to kind 'vrdae' only")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r} (choose from {', '.join(BACKENDS)})")
+        hupr = self.mode == "hupr"
         for name in ("range_window", "doppler_window"):
+            if getattr(self, name) is None:
+                set_(self, name, "none" if hupr else "hann")
+        for name in ("range_window", "doppler_window", "angle_window"):
             if getattr(self, name) not in WINDOWS:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r} "
                                  f"(choose from {', '.join(WINDOWS)})")
         if self.output is None:
-            object.__setattr__(self, "output", "db" if self.kind == "rd" else "complex")
+            set_(self, "output", _DEFAULT_OUTPUT[self.kind])
         if self.output not in OUTPUTS:
             raise ValueError(f"unknown output {self.output!r} (choose from {', '.join(OUTPUTS)})")
         if self.clutter_removal is None:
-            object.__setattr__(self, "clutter_removal", self.kind == "rd")
-        if self.kind == "rd" and self.output == "complex" and not self.per_antenna:
-            raise ValueError("a complex RD cube must be per antenna (per_antenna=True): complex "
-                             "maps cannot be summed non-coherently")
+            set_(self, "clutter_removal", self.kind != "range")
+        if self.doppler_bins is None and self.kind == "vrdae":
+            set_(self, "doppler_bins", 8)
+        if self.range_bins is not None:
+            set_(self, "range_bins", (int(self.range_bins[0]), int(self.range_bins[1])))
+        if self.per_antenna and self.kind != "rd":
+            raise ValueError("per_antenna applies to kind 'rd' only")
+        if self.output == "complex" and (self.kind in _NO_COMPLEX
+                                         or (self.kind == "rd" and not self.per_antenna)):
+            raise ValueError(f"a complex {self.kind} cube is not possible: its maps sum power "
+                             "non-coherently (use per_antenna=True for complex rd)")
+        if self.kind.endswith("-video") and self.output != "db":
+            raise ValueError(f"{self.kind} is a dB video; output must be 'db'")
+        if hupr:
+            bad = [n for n, v, d in (("range_window", self.range_window, "none"),
+                                     ("doppler_window", self.doppler_window, "none"),
+                                     ("angle_window", self.angle_window, "none"),
+                                     ("n_azimuth", self.n_azimuth, 64), ("n_elevation", self.n_elevation, 8),
+                                     ("n_range", self.n_range, None), ("n_doppler", self.n_doppler, None),
+                                     ("range_bins", self.range_bins, None),
+                                     ("clutter_removal", self.clutter_removal, True),
+                                     ("tdm_compensation", self.tdm_compensation, True)) if v != d]
+            if bad:
+                raise ValueError(f"mode 'hupr' fixes {', '.join(bad)} (HuPR's own processing); use "
+                                 "mode 'full' to change them")
 
     @property
     def units(self) -> str:
@@ -106,43 +178,84 @@ def _range_window_array(config: RadarConfig, params: CubeParams) -> np.ndarray:
     return get_window(params.range_window, config.n_samples)
 
 
-def make_cube(raw: np.ndarray, config: RadarConfig, params: CubeParams | None = None,
-              prewindowed: bool = False) -> np.ndarray:
+def check_cube_config(config: RadarConfig, params: CubeParams) -> None:
+    """Check that ``params`` can be applied to recordings of ``config``.
+
+    Raises
+    ------
+    ConfigError
+        ``hupr`` mode on a layout HuPR's demux does not handle.
+    """
+    if params.mode == "hupr":
+        check_hupr_config(config)
+
+
+def make_cube(raw: Any, config: RadarConfig, params: CubeParams | None = None,
+              prewindowed: bool = False, backend: Any = None) -> Any:
     """Compute a cube of ``params.kind`` from raw frames.
 
     Parameters
     ----------
-    raw : ndarray, shape (frame, loop, tx_slot, rx, sample)
-        Parsed raw frames (complex64; float32 for real sampling).
+    raw : array, shape (frame, loop, tx_slot, rx, sample)
+        Parsed raw frames (complex64; float32 for real sampling). A torch tensor with the torch
+        back end.
     config : RadarConfig
         The configuration the frames were parsed with.
     params : CubeParams, optional
         Processing parameters (default: dB RD map).
     prewindowed : bool
         The range window was already applied while parsing (fused), so it is not applied again.
+    backend : Backend, optional
+        A back-end instance overriding ``params.backend`` (e.g. a torch back end on a chosen device).
 
     Returns
     -------
-    ndarray
-        The cube in the kind's axis order (:func:`cube_axes`), dtype ``params.dtype``.
+    array
+        The cube in the kind's axis order (:func:`cube_axes`), dtype ``params.dtype``; a numpy
+        array, or a torch tensor on the torch back end.
+
+    Raises
+    ------
+    ValueError
+        Frames that do not match ``config``.
+    ConfigError
+        See :func:`check_cube_config`.
     """
     params = CubeParams() if params is None else params
-    if raw.shape[1:] != config.raw_shape:
-        raise ValueError(f"raw frames of shape {raw.shape[1:]} do not match the configuration "
+    b = get_backend(params.backend if backend is None else backend)
+    if tuple(raw.shape[1:]) != config.raw_shape:
+        raise ValueError(f"raw frames of shape {tuple(raw.shape[1:])} do not match the configuration "
                          f"{config.raw_shape}")
-    rwin = None if prewindowed else params.range_window
-    if params.kind == "range":
-        return to_output(range_cube(raw, rwin, params.n_range, params.clutter_removal),
-                         params.output)
-    return range_doppler(raw, rwin, params.doppler_window, params.n_range, params.n_doppler,
-                         params.clutter_removal, params.output,
-                         "none" if params.per_antenna else "sum")
+    check_cube_config(config, params)
+    kind = params.kind
+    if params.mode == "hupr":
+        return power_output(hupr_vrdae(raw, config, params.doppler_bins, b), params.output, b)
+    rwin = None if prewindowed or params.range_window == "none" else _range_window_array(config, params)
+    spec = range_spectra(raw, b, rwin, params.n_range, params.clutter_removal, params.range_bins)
+    if kind == "range":
+        return power_output(spec, params.output, b)
+    n_dop = config.n_loops if params.n_doppler is None else params.n_doppler
+    dwin = None if params.doppler_window == "none" else get_window(params.doppler_window, config.n_loops)
+    rd = doppler_spectra(spec, b, dwin, n_dop)  # (F, D, V, R)
+    if kind in ("rd", "rd-video"):
+        return power_output(rd, params.output, b, None if params.per_antenna else 2)
+    awin = None if params.angle_window == "none" else params.angle_window
+    if kind == "vrdae":
+        kept = keep_doppler_bins(rd, params.doppler_bins)
+        cube = angle_spectra(kept, config, b, params.n_azimuth, params.n_elevation, awin, awin,
+                             params.tdm_compensation, doppler_fft_length=n_dop)
+        return power_output(cube, params.output, b)
+    elevation = params.n_elevation if kind == "rae" else None
+    cube = angle_spectra(rd, config, b, params.n_azimuth, elevation, awin, awin, params.tdm_compensation)
+    return power_output(cube, params.output, b, None if kind == "rad" else 1)
 
 
 def cube_axes(config: RadarConfig, params: CubeParams, frames: tuple[int, int]) -> list[Axis]:
     """Named axes of the cube :func:`make_cube` returns for frames ``start:stop``."""
     return axes(config, params.kind, frames, n_range=params.n_range, n_doppler=params.n_doppler,
-                per_antenna=params.per_antenna)
+                per_antenna=params.per_antenna, n_azimuth=params.n_azimuth,
+                n_elevation=params.n_elevation, doppler_bins=params.doppler_bins,
+                range_bins=params.range_bins, mode=params.mode)
 
 
 def source_records(paths: list[Path]) -> list[dict[str, Any]]:
@@ -160,6 +273,7 @@ def write_cube(
     compression: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     command: str | None = None,
+    workers: int = 1,
 ) -> Path:
     """Stream ``recording`` into a cube file, atomically.
 
@@ -183,6 +297,9 @@ def write_cube(
         Called as ``progress(frames_done, bytes_done)`` after each chunk.
     command : str, optional
         Command line recorded in the file (default ``sys.argv``).
+    workers : int
+        Threads computing chunks in parallel (each kernel single-threaded); chunks are written in
+        order and at most ``2 * workers`` are in flight, so memory stays bounded.
 
     Returns
     -------
@@ -194,13 +311,22 @@ def write_cube(
     StoreError
         Output exists or cannot be written, or is one of the recording's files (checked before
         any work).
+    ConfigError
+        The parameters do not apply to the recording's configuration (:func:`check_cube_config`).
+    ValueError
+        ``workers < 1``.
     """
     params = CubeParams() if params is None else params
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     check_output_path(out, force, inputs=recording.paths)
     config = recording.config
+    check_cube_config(config, params)
+    backend = get_backend(params.backend)
     start, stop = (0, recording.n_frames) if frames is None else frames
     cube_ax = cube_axes(config, params, (start, stop))
-    window = _range_window_array(config, params)
+    fused = params.mode != "hupr" and params.range_window != "none"
+    window = _range_window_array(config, params) if fused else None
     attrs = {
         "processing": params.to_dict(),
         "capture": dataclasses.asdict(recording.report),
@@ -209,15 +335,41 @@ def write_cube(
         "bytes_skipped": recording.report.bytes_skipped,
         "command": command if command is not None else " ".join(sys.argv),
     }
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        hashes = pool.submit(source_records, recording.paths)
+
+    def compute(raw: np.ndarray) -> np.ndarray:
+        return backend.to_numpy(make_cube(raw, config, params, prewindowed=fused, backend=backend))
+
+    with ThreadPoolExecutor(max_workers=1) as hash_pool, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        hashes = hash_pool.submit(source_records, recording.paths)
         with CubeWriter(out, cube_ax, params.dtype, params.kind, config, attrs, params.units,
                         force, compression) as writer:
+            pending: deque = deque()
             done = 0
-            for first, raw in recording.frames(start, stop, chunk, window=window):
-                writer.write(first - start, make_cube(raw, config, params, prewindowed=True))
-                done += len(raw)
-                if progress is not None:
-                    progress(done, done * config.bytes_per_frame)
+
+            def drain(limit: int) -> None:
+                nonlocal done
+                while len(pending) > limit:
+                    first, n, fut = pending.popleft()
+                    writer.write(first - start, fut.result())
+                    done += n
+                    if progress is not None:
+                        progress(done, done * config.bytes_per_frame)
+
+            try:
+                for first, raw in recording.frames(start, stop, chunk, window=window):
+                    if workers == 1:  # in the calling thread: nothing computed ahead
+                        writer.write(first - start, compute(raw))
+                        done += len(raw)
+                        if progress is not None:
+                            progress(done, done * config.bytes_per_frame)
+                        continue
+                    pending.append((first, len(raw), pool.submit(compute, raw)))
+                    drain(2 * workers - 1)
+                drain(0)
+            except BaseException:
+                for *_, fut in pending:
+                    fut.cancel()
+                raise
             writer.attrs["sources"] = hashes.result()
     return Path(out)

@@ -1,0 +1,191 @@
+"""Every cube kind on every back end: a simulated target lands in its predicted bins; back ends agree;
+files carry their axes; workers give identical files; AWR1843AOP geometry."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from radarkit.config.presets import get_preset
+from radarkit.coords import spherical_to_cartesian
+from radarkit.dsp.axes import CUBE_KINDS
+from radarkit.dsp.backends import available_backends, get_backend
+from radarkit.dsp.cubes import CubeParams, cube_axes, make_cube, write_cube
+from radarkit.io.recording import Recording
+from radarkit.io.writer import write_recording
+from radarkit.sim.point_targets import simulate_point_targets
+
+CFG3 = get_preset("iwr1843-3tx").replace(n_samples=128, sample_rate_hz=5e6, n_loops=32)
+CFG2 = CFG3.replace(tx_order=(0, 2))
+BACKENDS = available_backends()
+R_TRUE, AZ_TRUE, EL_TRUE = 6.0, 0.3, 0.25
+N_AZ, N_EL = 32, 8
+
+
+def _target_raw(cfg, az=AZ_TRUE, el=EL_TRUE, n_frames=1, noise=0.5):
+    pos = spherical_to_cartesian(R_TRUE, az, el)
+    v_radial = 4.5 * cfg.velocity_resolution_mps  # Doppler bin +4.5 from zero: never on a bin edge
+    vel = v_radial * pos / np.linalg.norm(pos)
+    raw = simulate_point_targets(cfg, pos, vel, n_frames=n_frames, noise_std=noise, seed=1)
+    sign = np.tile(cfg.rx_phase, 1)[None, None, None, :, None]  # board feed polarity (AOP)
+    return (raw * sign).astype(np.complex64), v_radial
+
+
+def _expected(cfg, v_radial, az=AZ_TRUE, el=EL_TRUE):
+    return {
+        "range": R_TRUE,
+        "doppler": v_radial,
+        "azimuth": np.arcsin(np.sin(az) * np.cos(el)),  # the azimuth-row phase is sin(az) cos(el)
+        "elevation": el,
+    }
+
+
+def _tolerance(axis_values):
+    return 1.01 * np.max(np.abs(np.diff(axis_values)))  # one bin
+
+
+def _check_peak(cube, axes, expected, skip=()):
+    mag = np.abs(cube[0]) if np.iscomplexobj(cube) else cube[0]
+    if "virtual_antenna" in [a.dim for a in axes]:
+        mag = (mag.astype(np.float64) if mag.dtype.kind == "f" else mag).sum(axis=axes[1:].index(
+            next(a for a in axes[1:] if a.dim == "virtual_antenna")))
+        axes = [a for a in axes if a.dim != "virtual_antenna"]
+    idx = np.unravel_index(np.argmax(mag), mag.shape)
+    for axis, i in zip(axes[1:], idx, strict=True):
+        if axis.dim in skip or axis.dim not in expected:
+            continue
+        got = axis.values[i]
+        assert abs(got - expected[axis.dim]) <= _tolerance(axis.values), (axis.dim, got, expected)
+
+
+KIND_PARAMS = {
+    "rd": dict(),
+    "rd-video": dict(),
+    "ra": dict(n_azimuth=N_AZ),
+    "ra-video": dict(n_azimuth=N_AZ),
+    "rad": dict(n_azimuth=N_AZ),
+    "rae": dict(n_azimuth=N_AZ, n_elevation=N_EL),
+    "vrdae": dict(n_azimuth=N_AZ, n_elevation=N_EL, doppler_bins=12),
+    "range": dict(),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("cfg", [CFG2, CFG3], ids=["2tx", "3tx"])
+@pytest.mark.parametrize("kind", [k for k in CUBE_KINDS if k != "range"])
+def test_target_lands_in_predicted_bins(kind, cfg, backend):
+    raw, v = _target_raw(cfg)
+    params = CubeParams(kind=kind, backend=backend, **KIND_PARAMS[kind])
+    b = get_backend(backend)
+    cube = b.to_numpy(make_cube(raw, cfg, params))
+    axes = cube_axes(cfg, params, (0, 1))
+    assert cube.shape == tuple(len(a) for a in axes) and cube.dtype == params.dtype
+    skip = ("elevation",) if cfg.n_tx == 2 else ()  # one row of antennas: no elevation information
+    _check_peak(cube, axes, _expected(cfg, v), skip)
+
+
+@pytest.mark.parametrize("kind", [k for k in CUBE_KINDS if k != "range"])
+def test_backends_agree(kind):
+    raw, _ = _target_raw(CFG3, noise=20.0)
+    ref = make_cube(raw, CFG3, CubeParams(kind=kind, backend="numpy", **KIND_PARAMS[kind]))
+    for name in BACKENDS:
+        b = get_backend(name)
+        out = b.to_numpy(make_cube(raw, CFG3, CubeParams(kind=kind, backend=name, **KIND_PARAMS[kind])))
+        if CubeParams(kind=kind, **KIND_PARAMS[kind]).output == "db":  # compare linear power
+            out, ref_ = 10 ** (out.astype(np.float64) / 10), 10 ** (ref.astype(np.float64) / 10)
+        else:
+            ref_ = ref
+        # FFT rounding errors scale with the signal's total energy: relative to the cube's maximum
+        assert np.abs(out - ref_).max() <= 1e-5 * np.abs(ref_).max(), name
+
+
+def test_rae_and_vrdae_resolve_elevation_sign():
+    up, v = _target_raw(CFG3, el=0.3)
+    down, _ = _target_raw(CFG3, el=-0.3)
+    params = CubeParams(kind="rae", n_azimuth=N_AZ, n_elevation=N_EL)
+    axes = cube_axes(CFG3, params, (0, 1))
+    for raw, el in ((up, 0.3), (down, -0.3)):
+        cube = make_cube(raw, CFG3, params)
+        _check_peak(cube, axes, _expected(CFG3, v, el=el))
+
+
+def test_awr1843aop_grid_gives_azimuth_and_elevation():
+    cfg = CFG3.replace(board="AWR1843AOP")
+    assert set(map(tuple, cfg.virtual_positions.astype(int).tolist())) == {
+        (a, e) for a in range(4) for e in range(4)} - {(2, 0), (3, 0), (2, 1), (3, 1)}
+    raw, v = _target_raw(cfg, az=-0.35, el=0.3)
+    params = CubeParams(kind="vrdae", n_azimuth=N_AZ, n_elevation=N_EL, doppler_bins=12)
+    cube = make_cube(raw, cfg, params)
+    _check_peak(cube, cube_axes(cfg, params, (0, 1)), _expected(cfg, v, az=-0.35, el=0.3))
+    # without the RX polarity correction (data left as a BOOST would give it) the elevation is wrong
+    wrong = np.abs(make_cube(raw * cfg.rx_phase[None, None, None, :, None], cfg, params)[0])
+    el_axis = cube_axes(cfg, params, (0, 1))[2].values
+    e_wrong = np.unravel_index(np.argmax(wrong), wrong.shape)[1]
+    assert abs(e_wrong - np.argmin(np.abs(el_axis - 0.3))) >= 2  # bins away
+
+
+def test_vrdae_keeps_doppler_bins_around_zero():
+    params = CubeParams(kind="vrdae", n_azimuth=N_AZ)
+    axes = cube_axes(CFG3, params, (0, 1))
+    vel = axes[1].values
+    assert len(vel) == 8 and params.doppler_bins == 8
+    dv = CFG3.velocity_resolution_mps
+    np.testing.assert_allclose(vel, np.arange(-4, 4) * dv)
+    assert [a.dim for a in axes] == ["frame", "doppler", "elevation", "azimuth", "range"]
+
+
+def test_invalid_combinations_are_refused():
+    with pytest.raises(ValueError, match="complex ra"):
+        CubeParams(kind="ra", output="complex")
+    with pytest.raises(ValueError, match="hupr.*vrdae"):
+        CubeParams(kind="rad", mode="hupr")
+    with pytest.raises(ValueError, match="fixes range_window"):
+        CubeParams(kind="vrdae", mode="hupr", range_window="hann")
+    with pytest.raises(ValueError, match="dB video"):
+        CubeParams(kind="rd-video", output="power")
+    with pytest.raises(ValueError, match="unknown backend"):
+        CubeParams(backend="cupy")
+
+
+@pytest.fixture(scope="module")
+def recording_file(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kinds")
+    raw, _ = _target_raw(CFG3, n_frames=6, noise=3.0)
+    path = write_recording(root / "adc_data.bin", raw, CFG3)[0]
+    return root, path
+
+
+@pytest.mark.parametrize("kind", ["rad", "vrdae", "ra-video"])
+def test_files_carry_axes_and_parameters(recording_file, kind):
+    root, path = recording_file
+    params = CubeParams(kind=kind, **KIND_PARAMS[kind])
+    out = root / f"{kind}.h5"
+    with Recording(path, CFG3) as rec:
+        write_cube(rec, out, params, chunk=4, force=True)
+    with h5py.File(out) as f:
+        dims = json.loads(f["cube"].attrs["dims"])
+        axes = cube_axes(CFG3, params, (0, 6))
+        assert dims == [a.dim for a in axes] and f["cube"].shape == tuple(len(a) for a in axes)
+        for i, axis in enumerate(axes):
+            np.testing.assert_allclose(f["cube"].dims[i][0][()], axis.values)
+        assert json.loads(f.attrs["processing"])["kind"] == kind
+        assert f.attrs["kind"] == kind
+        with Recording(path, CFG3) as rec:
+            expected = make_cube(rec.read(0, 6), CFG3, params)
+        np.testing.assert_allclose(f["cube"][()], expected, rtol=1e-5, atol=1e-3)
+
+
+def test_two_workers_write_the_same_file(recording_file):
+    root, path = recording_file
+    params = CubeParams(kind="rad", n_azimuth=N_AZ)
+    cubes = []
+    for workers in (1, 2):
+        out = root / f"w{workers}.h5"
+        with Recording(path, CFG3) as rec:
+            write_cube(rec, out, params, chunk=1, force=True, workers=workers)
+        with h5py.File(out) as f:
+            cubes.append(f["cube"][()])
+    np.testing.assert_array_equal(cubes[0], cubes[1])
