@@ -29,6 +29,7 @@ from radarkit.io.recording import Recording
 from radarkit.io.store import open_cube
 from radarkit.io.writer import write_recording
 from radarkit.sim.point_targets import simulate_point_targets
+from tests.conftest import assert_same_cube
 
 HSI_SYNC = bytes([0xDC, 0x0A, 0xDA, 0x0C])
 
@@ -331,7 +332,7 @@ def test_force_replaces_existing_output_with_valid_cube(work: Work) -> None:
     with open_cube(work.out) as f, Recording(work.raw, load_config(work.cfg)) as rec:
         assert f.dims == ("frame", "doppler", "range")
         expected = make_cube(rec.read(), rec.config, CubeParams())
-        np.testing.assert_allclose(f.cube[()], expected, rtol=1e-5)
+        assert_same_cube(f.cube[()], expected, "dB")
 
 
 # ---------------------------------------------------------------------- interrupted writes
@@ -341,9 +342,10 @@ def work3(tmp_path: Path, small_config: RadarConfig) -> Work:
 
 
 def _failing_make_cube(monkeypatch, exc: BaseException, root: Path) -> dict:
-    """Patch ``make_cube`` so that its 2nd call raises ``exc``; record the temporary files seen."""
+    """Patch the per-chunk cube computation so that its 2nd call raises ``exc``; record the
+    temporary files seen."""
     state = {"calls": 0, "temps": []}
-    real = cubes_mod.make_cube
+    real = cubes_mod.CubeTransform.__call__
 
     def flaky(*args, **kwargs):
         state["calls"] += 1
@@ -352,7 +354,7 @@ def _failing_make_cube(monkeypatch, exc: BaseException, root: Path) -> dict:
             raise exc
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cubes_mod, "make_cube", flaky)
+    monkeypatch.setattr(cubes_mod.CubeTransform, "__call__", flaky)
     return state
 
 

@@ -24,6 +24,7 @@ from radarkit.io.recording import Recording
 from radarkit.io.store import open_cube
 from radarkit.io.writer import write_recording
 from radarkit.sim.point_targets import simulate_point_targets
+from tests.conftest import assert_same_cube
 
 CRUW_SHA256 = "4b8527860388c194573c699f1a7a3042cb8d8a458ed3de8415c18197e9ccb371"
 CRUW_SIZE = 4_190_862
@@ -87,7 +88,7 @@ def test_cube_on_cruw_matches_api(cruw_bin: Path, cruw_cfg: Path, tmp_path: Path
         assert f.dims == ("frame", "doppler", "range")
         assert f.shape == expected.shape == (4, 255, 128)
         assert f.cube.dtype == np.float32 and f.cube.attrs["units"] == "dB"
-        np.testing.assert_allclose(f.cube[()], expected, rtol=1e-5)
+        assert_same_cube(f.cube[()], expected, "dB")
         attrs = f.attrs
         assert attrs["sources"] == [{"name": "adc_data.bin", "size": CRUW_SIZE,
                                      "sha256": CRUW_SHA256}]
@@ -135,7 +136,7 @@ def test_cube_variants_on_frame_range(small_rec, small_config: RadarConfig, tmp_
         assert f.attrs["n_frames"] == 2 and f.attrs["frame_start"] == 1
         np.testing.assert_allclose(f.axis("frame").values, [c.frame_period_s, 2 * c.frame_period_s])
         assert len(f.axis("range").values) == c.n_samples
-        np.testing.assert_allclose(f.cube[()], expected, rtol=1e-5)
+        assert_same_cube(f.cube[()], expected, units)
 
 
 def test_cube_frame_range_selects_those_frames(small_rec, tmp_path: Path) -> None:
@@ -178,7 +179,7 @@ def test_cube_with_demo_preset(tmp_path: Path) -> None:
     with open_cube(out) as f:
         assert f.shape == (2, preset.n_loops, preset.n_samples)
         assert f.config == preset.replace(n_frames=2)
-        np.testing.assert_allclose(f.cube[()], expected, rtol=1e-5)
+        assert_same_cube(f.cube[()], expected, "dB")
 
 
 # ---------------------------------------------------------------------- demo

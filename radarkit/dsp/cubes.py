@@ -37,12 +37,15 @@ from radarkit.dsp.kinds import (
     power_output,
     range_spectra,
 )
+from radarkit.dsp.plan import RDPlan, rd_plan_supports
 from radarkit.dsp.range_doppler import OUTPUTS
 from radarkit.dsp.windows import WINDOWS, get_window
+from radarkit.io.layout import decode_frames
 from radarkit.io.recording import Recording
 from radarkit.io.store import CubeWriter
 
-__all__ = ["CubeParams", "make_cube", "cube_axes", "check_cube_config", "write_cube", "source_records"]
+__all__ = ["CubeParams", "make_cube", "cube_axes", "check_cube_config", "CubeTransform", "write_cube",
+           "source_records"]
 
 _DEFAULT_OUTPUT = {"range": "complex", "rd": "db", "ra": "db", "rad": "db", "rae": "db",
                    "vrdae": "complex", "rd-video": "db", "ra-video": "db"}
@@ -263,6 +266,51 @@ def source_records(paths: list[Path]) -> list[dict[str, Any]]:
     return [{"name": p.name, "size": p.stat().st_size, "sha256": sha256_file(p)} for p in paths]
 
 
+class CubeTransform:
+    """Raw int16 words -> cube of one kind, planned once (the per-chunk work of :func:`write_cube`).
+
+    Uses the Range-Doppler hot path :class:`radarkit.dsp.plan.RDPlan` for ``rd``/``rd-video`` on
+    the scipy and fftw back ends when the layout allows (:func:`radarkit.dsp.plan.rd_plan_supports`),
+    else decodes (range window fused into the conversion) and calls :func:`make_cube`. Callable
+    from several threads at once.
+
+    Parameters
+    ----------
+    config : RadarConfig
+        Layout of the words, with a resolved IQ order.
+    params : CubeParams
+
+    Raises
+    ------
+    ConfigError
+        See :func:`check_cube_config`.
+    """
+
+    def __init__(self, config: RadarConfig, params: CubeParams) -> None:
+        check_cube_config(config, params)
+        self.config, self.params = config, params
+        self.backend = get_backend(params.backend)
+        self.plan = None
+        if (params.kind in ("rd", "rd-video") and params.backend in ("scipy", "fftw")
+                and rd_plan_supports(config, params.n_range, params.n_doppler, params.range_bins)):
+            self.plan = RDPlan(config, params.range_window, params.doppler_window,
+                               params.clutter_removal, params.backend)
+        self.fused = params.mode != "hupr" and params.range_window != "none"
+        self.window = _range_window_array(config, params) if self.fused else None
+
+    def __call__(self, words: np.ndarray) -> np.ndarray:
+        """Cube (numpy, ``params.dtype``) of the whole frames in ``words`` (int16, file order)."""
+        p = self.params
+        if self.plan is not None:
+            if p.per_antenna:
+                return power_output(self.plan(words), p.output, self.backend)
+            power = self.plan.power(words)
+            return power if p.output == "power" else power_output(power, "db_of_power", self.backend)
+        raw = decode_frames(words, self.config, window=self.window)
+        cube = make_cube(raw, self.config, p, prewindowed=self.fused, backend=self.backend)
+        return self.backend.to_numpy(cube)
+
+
 def write_cube(
     recording: Recording,
     out: str | os.PathLike,
@@ -322,11 +370,9 @@ def write_cube(
     check_output_path(out, force, inputs=recording.paths)
     config = recording.config
     check_cube_config(config, params)
-    backend = get_backend(params.backend)
     start, stop = (0, recording.n_frames) if frames is None else frames
     cube_ax = cube_axes(config, params, (start, stop))
-    fused = params.mode != "hupr" and params.range_window != "none"
-    window = _range_window_array(config, params) if fused else None
+    transform = CubeTransform(config, params)
     attrs = {
         "processing": params.to_dict(),
         "capture": dataclasses.asdict(recording.report),
@@ -336,8 +382,8 @@ def write_cube(
         "command": command if command is not None else " ".join(sys.argv),
     }
 
-    def compute(raw: np.ndarray) -> np.ndarray:
-        return backend.to_numpy(make_cube(raw, config, params, prewindowed=fused, backend=backend))
+    def compute(words: np.ndarray) -> np.ndarray:
+        return transform(words)
 
     with ThreadPoolExecutor(max_workers=1) as hash_pool, \
             ThreadPoolExecutor(max_workers=workers) as pool:
@@ -357,7 +403,9 @@ def write_cube(
                         progress(done, done * config.bytes_per_frame)
 
             try:
-                for first, raw in recording.frames(start, stop, chunk, window=window):
+                for first in range(start, stop, chunk):
+                    raw = recording.words(first, min(first + chunk, stop))  # int16, decoded in compute
+                    raw = raw.reshape(-1, config.bytes_per_frame // 2)
                     if workers == 1:  # in the calling thread: nothing computed ahead
                         writer.write(first - start, compute(raw))
                         done += len(raw)

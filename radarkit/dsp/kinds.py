@@ -79,7 +79,8 @@ def range_spectra(raw: Any, backend: Backend | str | None = None, window: np.nda
     n_range : int, optional
         Range FFT length (zero-padding); default the sample count.
     clutter_removal : bool
-        Subtract the mean over chirp loops (per virtual antenna and range bin).
+        Subtract the mean over chirp loops (per virtual antenna; done on the samples, which equals
+        removing it per range bin since the range FFT is linear, and is more accurate in float32).
     range_bins : (int, int), optional
         Keep range bins ``start:stop`` only.
 
@@ -98,6 +99,8 @@ def range_spectra(raw: Any, backend: Backend | str | None = None, window: np.nda
     if x.ndim != 5:
         raise ValueError(f"raw frames must be (frame, loop, tx_slot, rx, sample), got {tuple(x.shape)}")
     f, l_, t, r, s = x.shape
+    if clutter_removal:  # before the (linear) FFT: the cancellation then acts on exact samples
+        x = x - x.mean(axis=1, keepdims=True)
     w = _window_const(b, window, x, 4, 5)
     n = s if n_range is None else int(n_range)
     spec = b.fft(x * w if w is not None else x, axis=-1, n=n)
@@ -108,8 +111,6 @@ def range_spectra(raw: Any, backend: Backend | str | None = None, window: np.nda
         if not 0 <= start < stop <= spec.shape[-1]:
             raise ValueError(f"range_bins {range_bins} outside the {spec.shape[-1]} range bins")
         spec = spec[..., start:stop]
-    if clutter_removal:
-        spec = spec - spec.mean(axis=1, keepdims=True)
     return spec.reshape(f, l_, t * r, spec.shape[-1])
 
 
@@ -229,9 +230,9 @@ def power_output(x: Any, output: str, backend: Backend | str | None = None,
     Parameters
     ----------
     x : array of complex64
-    output : {"complex", "power", "db"}
+    output : {"complex", "power", "db", "db_of_power"}
         ``power`` is ``|x|^2`` (ADC counts squared, float32); ``db`` is ``10 log10`` of it with a
-        -120 dB floor.
+        -120 dB floor; ``db_of_power`` converts an ``x`` that already is power.
     backend : Backend or str, optional
     sum_axis : int, optional
         Axis over which power is summed (non-coherent integration) before the dB conversion.
@@ -242,6 +243,8 @@ def power_output(x: Any, output: str, backend: Backend | str | None = None,
         Unknown output, or complex output with ``sum_axis``.
     """
     b = get_backend(backend)
+    if output == "db_of_power":  # x is already power
+        return 10.0 * b.log10(b.maximum(x, _DB_FLOOR))
     if output not in ("complex", "power", "db"):
         raise ValueError(f"unknown output {output!r} (choose complex, power or db)")
     if output == "complex":

@@ -1,0 +1,223 @@
+"""The Range-Doppler hot path: raw int16 words -> per-antenna RD cube, planned once, near the FFT bound.
+
+:class:`RDPlan` holds what is worth computing once for a configuration: the 2-D window, the pyFFTW
+plans and the work buffers. Per chunk of frames it runs
+
+1. one numba pass over the int16 words (2-lane DCA1000 layout, I or Q first) that de-interleaves,
+   converts to float32, subtracts the mean over chirp loops (static clutter removal, done in the
+   sample domain, where it equals the usual removal after the range FFT because the FFT is
+   linear), and multiplies by ``w_range[s] * w_doppler[l] * (-1)^l`` -- the ``(-1)^l`` modulation
+   moves zero Doppler to bin ``L/2``, i.e. performs the ``fftshift`` for free;
+2. the range FFT in place over the contiguous sample axis;
+3. the Doppler FFT over the loop axis straight into the output, whose layout
+   ``(frame, doppler, virtual_antenna, range)`` is already the canonical per-antenna RD order
+   (TX-major virtual antennas ``tx_slot * n_rx + rx`` are the ``(tx_slot, rx)`` axes of the raw
+   layout), so no transpose is ever made.
+
+The result equals :func:`radarkit.dsp.kinds.doppler_spectra` of :func:`~radarkit.dsp.kinds.
+range_spectra` (tests: 1e-5 relative). Only the 2-lane complex layout without zero-padding runs
+here; :func:`radarkit.dsp.cubes.make_cube` covers everything else.
+
+Threading: each call is single-threaded (numba serial kernel, scipy ``workers=1`` or one-thread
+FFTW plans) and releases the GIL, so a plan can be shared by several threads each processing its
+own frames (buffers are per thread).
+
+References
+----------
+TI SWRA553 "Programming Chirp Parameters in TI Radar Devices" (processing chain); TI SWRA581
+(DCA1000 2-lane layout); ``shared/specs/performance.md`` (fused convert + planned FFTs).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numba
+import numpy as np
+
+from radarkit.config.radar import RadarConfig
+from radarkit.dsp.windows import get_window
+from radarkit.io.layout import resolve_iq_flag
+
+__all__ = ["RDPlan", "rd_plan_supports"]
+
+
+@numba.njit(cache=True, nogil=True)
+def _prepare_rd(words, out, q_first, win, clutter):  # pragma: no cover - compiled
+    # words: int16 (F, L, C, 2S); out: float32 (F, L, C, 2S) (complex64 viewed); win: float32 (L, S)
+    n_f, n_l, n_c, s2 = words.shape
+    half = s2 // 4
+    acc = np.zeros(s2, dtype=np.float32)
+    inv_l = np.float32(1.0 / n_l)
+    i0, q0 = (2, 0) if q_first else (0, 2)
+    for f in range(n_f):
+        for c in range(n_c):
+            acc[:] = 0.0
+            if clutter:
+                for lp in range(n_l):
+                    for m in range(half):
+                        acc[4 * m] += words[f, lp, c, 4 * m + i0]
+                        acc[4 * m + 1] += words[f, lp, c, 4 * m + q0]
+                        acc[4 * m + 2] += words[f, lp, c, 4 * m + i0 + 1]
+                        acc[4 * m + 3] += words[f, lp, c, 4 * m + q0 + 1]
+                for k in range(s2):
+                    acc[k] *= inv_l
+            for lp in range(n_l):
+                for m in range(half):
+                    w0 = win[lp, 2 * m]
+                    w1 = win[lp, 2 * m + 1]
+                    out[f, lp, c, 4 * m] = (np.float32(words[f, lp, c, 4 * m + i0]) - acc[4 * m]) * w0
+                    out[f, lp, c, 4 * m + 1] = (np.float32(words[f, lp, c, 4 * m + q0]) - acc[4 * m + 1]) * w0
+                    out[f, lp, c, 4 * m + 2] = ((np.float32(words[f, lp, c, 4 * m + i0 + 1]) - acc[4 * m + 2])
+                                                * w1)
+                    out[f, lp, c, 4 * m + 3] = ((np.float32(words[f, lp, c, 4 * m + q0 + 1]) - acc[4 * m + 3])
+                                                * w1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _power_sum(rd, out):  # pragma: no cover - compiled
+    # rd: complex64 (F, D, V, R) -> out float32 (F, D, R): sum over V of |x|^2
+    n_f, n_d, n_v, n_r = rd.shape
+    for f in range(n_f):
+        for d in range(n_d):
+            for r in range(n_r):
+                out[f, d, r] = 0.0
+            for v in range(n_v):
+                for r in range(n_r):
+                    x = rd[f, d, v, r]
+                    out[f, d, r] += x.real * x.real + x.imag * x.imag
+
+
+def rd_plan_supports(config: RadarConfig, n_range: int | None = None, n_doppler: int | None = None,
+                     range_bins: tuple[int, int] | None = None) -> bool:
+    """Whether :class:`RDPlan` handles this layout: 2-lane complex, a resolved IQ order, an even
+    loop count, and no zero-padding or range crop."""
+    return (config.is_complex and config.lvds_lanes == 2 and config.iq_order in ("iq", "qi")
+            and config.n_loops % 2 == 0 and n_range in (None, config.n_samples)
+            and n_doppler in (None, config.n_loops) and range_bins is None)
+
+
+class RDPlan:
+    """Planned raw-words -> per-antenna Range-Doppler transform for one configuration.
+
+    Parameters
+    ----------
+    config : RadarConfig
+        2-lane complex layout with a resolved ``iq_order`` (:func:`rd_plan_supports`).
+    range_window, doppler_window : str
+        Window names (coherent normalisation, :func:`radarkit.dsp.windows.get_window`).
+    clutter_removal : bool
+        Subtract the mean over chirp loops.
+    backend : {"scipy", "fftw"}
+        FFT library (``"fftw"`` needs pyFFTW).
+
+    Raises
+    ------
+    ValueError
+        A layout the plan does not handle, or an unknown backend.
+    ImportError
+        ``backend="fftw"`` without pyFFTW.
+
+    Examples
+    --------
+    >>> plan = RDPlan(config)                        # doctest: +SKIP
+    >>> rd = plan(recording.words(0, 16))            # (16, doppler, virtual, range) complex64
+    """
+
+    def __init__(self, config: RadarConfig, range_window: str = "hann", doppler_window: str = "hann",
+                 clutter_removal: bool = True, backend: str = "scipy") -> None:
+        if not rd_plan_supports(config):
+            raise ValueError("RDPlan needs 2-lane complex data with an IQ order of 'iq' or 'qi' and "
+                             f"an even loop count (got {config.sample_format}, {config.lvds_lanes} "
+                             f"lanes, iq_order {config.iq_order!r}, {config.n_loops} loops)")
+        if backend not in ("scipy", "fftw"):
+            raise ValueError(f"RDPlan backend must be 'scipy' or 'fftw', got {backend!r}")
+        self.config = config
+        self.backend = backend
+        self.clutter_removal = bool(clutter_removal)
+        n_l, n_s = config.n_loops, config.n_samples
+        modulation = np.where(np.arange(n_l) % 2 == 0, 1.0, -1.0)  # fftshift of the Doppler axis
+        self.window = np.ascontiguousarray(
+            np.outer(get_window(doppler_window, n_l) * modulation, get_window(range_window, n_s)),
+            dtype=np.float32)
+        self._q_first = resolve_iq_flag(config.iq_order)
+        self._local = threading.local()
+        if backend == "fftw":
+            import pyfftw  # noqa: F401 - fail early with ImportError
+        else:
+            import scipy.fft
+
+            self._scipy_fft = scipy.fft.fft
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int, int]:
+        """``(doppler, virtual_antenna, range)`` of one output frame."""
+        c = self.config
+        return c.n_loops, c.n_virtual, c.n_samples
+
+    def _buffers(self, n_frames: int):
+        key = n_frames
+        cache = self._local.__dict__.setdefault("buffers", {})
+        if key not in cache:
+            c = self.config
+            shape = (n_frames, c.n_loops, c.n_virtual, c.n_samples)
+            if self.backend == "fftw":
+                import pyfftw
+
+                work = pyfftw.empty_aligned(shape, dtype=np.complex64)
+                out = pyfftw.empty_aligned(shape, dtype=np.complex64)
+                fwd_range = pyfftw.FFTW(work, work, axes=(3,), threads=1, flags=("FFTW_MEASURE",))
+                fwd_doppler = pyfftw.FFTW(work, out, axes=(1,), threads=1, flags=("FFTW_MEASURE",))
+                cache[key] = (work, out, fwd_range, fwd_doppler)
+            else:
+                cache[key] = (np.empty(shape, dtype=np.complex64), None, None, None)
+        return cache[key]
+
+    def __call__(self, words: np.ndarray, copy: bool = True) -> np.ndarray:
+        """Per-antenna RD cube of whole frames of raw words.
+
+        Parameters
+        ----------
+        words : ndarray of int16
+            ``n_frames * bytes_per_frame / 2`` words in file order (e.g. ``Recording.words``).
+        copy : bool
+            Return a new array (True) or the plan's per-thread output buffer, overwritten by the
+            next call in the same thread (False; saves an allocation when streaming).
+
+        Returns
+        -------
+        ndarray of complex64, shape (n_frames, doppler, virtual_antenna, range)
+            Doppler fftshifted (zero velocity at ``n_loops // 2``).
+
+        Raises
+        ------
+        ValueError
+            ``words`` is not a whole number of frames.
+        """
+        c = self.config
+        words = np.ascontiguousarray(words, dtype=np.int16).reshape(-1)
+        per_frame = c.bytes_per_frame // 2
+        if words.size % per_frame:
+            raise ValueError(f"{words.size} int16 words are not a whole number of frames "
+                             f"({per_frame} words each)")
+        n_frames = words.size // per_frame
+        work, out, fwd_range, fwd_doppler = self._buffers(n_frames)
+        shape4 = (n_frames, c.n_loops, c.n_virtual, 2 * c.n_samples)
+        _prepare_rd(words.reshape(shape4), work.view(np.float32).reshape(shape4), self._q_first,
+                    self.window, self.clutter_removal)
+        if fwd_range is not None:
+            fwd_range()
+            fwd_doppler()
+            result = out
+        else:
+            result = self._scipy_fft(work, axis=3, workers=1, overwrite_x=True)
+            result = self._scipy_fft(result, axis=1, workers=1, overwrite_x=True)
+        return result.copy() if copy else result
+
+    def power(self, words: np.ndarray) -> np.ndarray:
+        """RD power summed non-coherently over virtual antennas, float32 ``(n_frames, doppler,
+        range)`` (ADC counts squared)."""
+        rd = self(words, copy=False)
+        out = np.empty((rd.shape[0], rd.shape[1], rd.shape[3]), dtype=np.float32)
+        _power_sum(rd, out)
+        return out
