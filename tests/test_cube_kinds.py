@@ -31,8 +31,7 @@ def _target_raw(cfg, az=AZ_TRUE, el=EL_TRUE, n_frames=1, noise=0.5):
     v_radial = 4.5 * cfg.velocity_resolution_mps  # Doppler bin +4.5 from zero: never on a bin edge
     vel = v_radial * pos / np.linalg.norm(pos)
     raw = simulate_point_targets(cfg, pos, vel, n_frames=n_frames, noise_std=noise, seed=1)
-    sign = np.tile(cfg.rx_phase, 1)[None, None, None, :, None]  # board feed polarity (AOP)
-    return (raw * sign).astype(np.complex64), v_radial
+    return raw, v_radial  # the simulator applies the board's RX polarity (AWR1843AOP)
 
 
 def _expected(cfg, v_radial, az=AZ_TRUE, el=EL_TRUE):

@@ -1,22 +1,14 @@
-"""Point-scatterer FMCW simulator: the IF signal of a TDM-MIMO radar, frame by frame.
+"""Point targets moving at constant velocity: the simplest use of the scatterer IF model.
 
-For a scatterer whose round-trip delay from TX ``t`` to RX ``r`` is ``tau`` at a chirp, the
-de-chirped complex IF sample at time ``u`` after the ramp start is (TI SWRA553 eq. 1-4)
+The signal model (exact bistatic delays per chirp and antenna, phases at the centre of the sampled
+band, one matrix product per frame) is :func:`radarkit.sim.scatterers.if_frame`; this module adds
+constant-velocity trajectories over several frames and unquantised thermal noise. Amplitudes are
+``gain * sqrt(rcs) / R^2`` ADC counts (radar equation, amplitude form) unless given; thermal noise
+is circular complex Gaussian of standard deviation ``noise_std`` counts.
 
-    s(u) = A exp(j 2 pi (f_0 tau + S tau u - S tau^2 / 2)),
-
-a tone at the beat frequency ``S tau`` whose phase ``2 pi f_0 tau`` advances from chirp to chirp
-as the scatterer moves (Doppler) and differs between virtual antennas (angle). Delays are exact
-bistatic path lengths from the TX and RX antenna positions (lambda/2 grid of the board in the x-z
-plane, ``architecture.md`` radar frame) to the scatterer, recomputed for every chirp; the beat
-frequency of each scatterer is held for the frame at its value at the frame's centre (the range
-change within one frame is far below a range bin), and the exact per-chirp, per-antenna phase is
-taken at the centre of the sampled band, the frequency at which radarkit's wavelength is defined.
-The sum over scatterers is then one matrix product per frame:
-``phasors (chirp * antenna, K) @ tones (K, N)``.
-
-Amplitudes are ``gain * sqrt(rcs) / R^2`` ADC counts (radar equation, amplitude form) unless given;
-thermal noise is circular complex Gaussian of standard deviation ``noise_std`` counts.
+References
+----------
+.. [1] S. Rao, "Introduction to mmWave Sensing: FMCW Radars", TI SWRA553 (IF signal, eq. 1-4).
 """
 
 from __future__ import annotations
@@ -25,28 +17,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from radarkit.config.radar import SPEED_OF_LIGHT, RadarConfig
+from radarkit.config.radar import RadarConfig
+from radarkit.sim.scatterers import antenna_positions_m, if_frame
 
 __all__ = ["antenna_positions_m", "simulate_point_targets", "iter_point_target_frames"]
-
-
-def antenna_positions_m(config: RadarConfig) -> tuple[np.ndarray, np.ndarray]:
-    """TX-slot and RX positions in metres in the radar frame.
-
-    Returns
-    -------
-    tx : ndarray of float64, shape (n_tx, 3)
-    rx : ndarray of float64, shape (n_rx, 3)
-        ``(x, 0, z)`` from the board's ``(azimuth, elevation)`` lambda/2 grid (at the centre
-        wavelength).
-    """
-    half = config.wavelength_m / 2.0
-
-    def to_xyz(pos: tuple[tuple[float, float], ...]) -> np.ndarray:
-        p = np.asarray(pos, dtype=np.float64).reshape(-1, 2) * half
-        return np.stack([p[:, 0], np.zeros(len(p)), p[:, 1]], axis=1)
-
-    return to_xyz(config.tx_positions), to_xyz(config.rx_positions)
 
 
 def _as_targets(positions, velocities, rcs, amplitudes):
@@ -82,33 +56,12 @@ def iter_point_target_frames(
     """
     pos0, vel, rcs_, amp = _as_targets(positions, velocities, rcs, amplitudes)
     rng = np.random.default_rng(seed)
-    tx, rx = antenna_positions_m(config)
-    L, T, R, N = config.raw_shape
-    slope, f0 = config.slope_hz_per_s, config.start_freq_hz
-    u = config.adc_start_time_s + np.arange(N) / config.sample_rate_hz  # (N,) s after ramp start
-    u_c = config.adc_start_time_s + 0.5 * config.adc_sampling_time_s  # centre of the sampled band
-    chirp_t = (np.arange(L)[:, None] * T + np.arange(T)[None, :]) * config.chirp_time_s  # (L, T)
     for first in range(0, n_frames, chunk):
         frames = np.arange(first, min(first + chunk, n_frames))
-        out = np.empty((len(frames), L, T, R, N), dtype=np.complex64)
+        out = np.empty((len(frames), *config.raw_shape), dtype=np.complex64)
         for i, f in enumerate(frames):
-            t = f * config.frame_period_s + chirp_t  # (L, T) chirp start times
-            p = pos0[None, None] + vel[None, None] * t[..., None, None]  # (L, T, K, 3)
-            d_tx = np.linalg.norm(p - tx[None, :, None, :], axis=-1)  # (L, T, K)
-            d_rx = np.linalg.norm(p[:, :, None] - rx[None, None, :, None, :], axis=-1)  # (L,T,R,K)
-            tau = (d_tx[:, :, None, :] + d_rx) / SPEED_OF_LIGHT  # (L, T, R, K)
-            if amp is None:
-                rng_m = np.linalg.norm(p, axis=-1).mean(axis=(0, 1))
-                a = gain * np.sqrt(rcs_) / np.maximum(rng_m, 1e-3) ** 2
-            else:
-                a = amp
-            # Exact phase at the centre sample u_c; the tone about it uses the frame's mean delay,
-            # so the antenna/chirp phase is that of the centre of the sampled band.
-            phase = 2 * np.pi * (f0 * tau + slope * tau * u_c - 0.5 * slope * tau * tau)
-            phasors = (a * np.exp(1j * phase)).reshape(-1, len(a))  # (L*T*R, K)
-            tau_c = tau.mean(axis=(0, 1, 2))  # (K,) beat frequency held over the frame
-            tones = np.exp(2j * np.pi * slope * tau_c[:, None] * (u - u_c)[None, :])  # (K, N)
-            frame = (phasors @ tones).reshape(L, T, R, N)
+            p0 = pos0 + vel * (f * config.frame_period_s)  # positions at the frame's first chirp
+            frame = if_frame(config, p0, vel, amplitudes=amp, gain=gain, rcs=rcs_)
             if noise_std > 0:
                 frame = frame + (noise_std / np.sqrt(2)) * (
                     rng.standard_normal(frame.shape) + 1j * rng.standard_normal(frame.shape))
