@@ -46,6 +46,7 @@ __all__ = [
     "virtual_array_grid",
     "angle_fft",
     "angle_dft_matrix",
+    "virtual_angle_matrix",
     "tdm_phase",
     "angle_axis",
     "steering_vectors",
@@ -311,6 +312,53 @@ def angle_dft_matrix(n_elements: int, n_fft: int, window: str | np.ndarray | Non
             raise ValueError(f"window has shape {w.shape}, expected ({m},)")
     k = np.arange(n) - n // 2
     return (np.exp(2j * np.pi * np.outer(k, np.arange(m)) / n) * w).astype(np.complex64)
+
+
+def virtual_angle_matrix(config_or_positions: RadarConfig | np.ndarray, n_azimuth: int,
+                         n_elevation: int | None = None, azimuth_window: str | None = None,
+                         elevation_window: str | None = None) -> np.ndarray:
+    """Linear map from the virtual antennas to the fftshifted angle bins, in one matrix.
+
+    Equivalent to :func:`virtual_array_grid` followed by :func:`angle_fft` over the grid's rows
+    (elevation) and columns (azimuth), but without building the mostly-empty grid:
+    ``M[(e, a), v] = D_el[e, el(v)] * D_az[a, az(v)]`` with :func:`angle_dft_matrix` factors. With
+    ``n_elevation=None`` it is the zero-elevation cut ``M[a, v] = D_az[a, az(v)]`` (rows summed
+    coherently, i.e. the beam steered to elevation 0).
+
+    Parameters
+    ----------
+    config_or_positions : RadarConfig or array_like, shape (n_virtual, 2)
+        Virtual-antenna ``(azimuth, elevation)`` positions in integer lambda/2 units.
+    n_azimuth : int
+        Azimuth bins.
+    n_elevation : int, optional
+        Elevation bins; None for the zero-elevation cut.
+    azimuth_window, elevation_window : str, optional
+        Windows over the grid's columns / rows (coherent normalisation).
+
+    Returns
+    -------
+    ndarray of complex64
+        ``(n_elevation * n_azimuth, n_virtual)`` (row ``e * n_azimuth + a``), or
+        ``(n_azimuth, n_virtual)`` for the cut.
+
+    Raises
+    ------
+    ValueError
+        Positions that are not integers, or DFT lengths shorter than the grid.
+    """
+    pos = (config_or_positions.virtual_positions if isinstance(config_or_positions, RadarConfig)
+           else np.asarray(config_or_positions, dtype=np.float64))
+    ipos = np.round(pos).astype(np.int64)
+    if pos.ndim != 2 or pos.shape[1] != 2 or np.any(np.abs(pos - ipos) > 1e-6):
+        raise ValueError(f"virtual positions must be integers in lambda/2 units, got {pos.tolist()}")
+    az = ipos[:, 0] - ipos[:, 0].min()
+    el = ipos[:, 1] - ipos[:, 1].min()
+    d_az = angle_dft_matrix(int(az.max()) + 1, n_azimuth, azimuth_window)[:, az]  # (A, V)
+    if n_elevation is None:
+        return d_az.astype(np.complex64)
+    d_el = angle_dft_matrix(int(el.max()) + 1, n_elevation, elevation_window)[:, el]  # (E, V)
+    return (d_el[:, None, :] * d_az[None, :, :]).reshape(-1, len(pos)).astype(np.complex64)
 
 
 def angle_axis(n_fft: int, space: str = "rad") -> np.ndarray:

@@ -56,6 +56,18 @@ class Backend:
         cropped to ``n`` points; complex64 result."""
         raise NotImplementedError
 
+    def matmul_axis(self, m: Any, x: Any, axis: int) -> Any:
+        """Apply the matrix ``m`` (``(n_out, n_in)``) along ``axis`` of ``x`` (length ``n_in``).
+
+        Done as one large matrix product (the axis moved first and the others flattened), which
+        runs at BLAS speed where a broadcast ``m @ x`` over many tiny slices would not.
+        """
+        axis = axis % x.ndim
+        moved = self.moveaxis(x, axis, 0)
+        rest = tuple(moved.shape[1:])
+        y = m @ moved.reshape(moved.shape[0], -1)
+        return self.moveaxis(y.reshape((m.shape[0],) + rest), 0, axis)
+
     def fftshift(self, x: Any, axis: int) -> Any:
         """Move bin 0 to the centre (index ``N // 2``) along ``axis``."""
         return np.fft.fftshift(x, axes=axis)

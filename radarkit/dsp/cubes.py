@@ -37,7 +37,7 @@ from radarkit.dsp.kinds import (
     power_output,
     range_spectra,
 )
-from radarkit.dsp.plan import RDPlan, rd_plan_supports
+from radarkit.dsp.plan import RDPlan, decode_remove_clutter, rd_plan_supports
 from radarkit.dsp.range_doppler import OUTPUTS
 from radarkit.dsp.windows import WINDOWS, get_window
 from radarkit.io.layout import decode_frames
@@ -306,6 +306,10 @@ class CubeTransform:
                 return power_output(self.plan(words), p.output, self.backend)
             power = self.plan.power(words)
             return power if p.output == "power" else power_output(power, "db_of_power", self.backend)
+        if p.mode == "hupr" and rd_plan_supports(self.config):  # clutter removal fused into decoding
+            raw = decode_remove_clutter(words, self.config)
+            cube = hupr_vrdae(raw, self.config, p.doppler_bins, self.backend, clutter_removed=True)
+            return self.backend.to_numpy(power_output(cube, p.output, self.backend))
         raw = decode_frames(words, self.config, window=self.window)
         cube = make_cube(raw, self.config, p, prewindowed=self.fused, backend=self.backend)
         return self.backend.to_numpy(cube)

@@ -20,9 +20,10 @@ frame and radar:
 
 :func:`hupr_vrdae` gives the same numbers in radarkit's canonical VRDAE order
 ``(frame, doppler, elevation, azimuth, range)`` and complex64, computing only what is kept: the
-two angle FFTs of step 5 plus the shift and flip of step 8 are folded into three small matrix
-products per (Doppler, range) cell (:func:`_hupr_angle_matrices`), the Doppler FFT is evaluated
-only at the kept bins. Steps 1-9 literally, one FFT call per step, are in
+demultiplexing of step 1, the grid of step 4, the two angle FFTs of step 5 and the shift and
+flip of step 8 are all linear in the 12 virtual antennas and are folded into one ``(512, 12)``
+matrix (:func:`_hupr_angle_matrix`) applied per (frame, Doppler bin); the Doppler FFT is
+evaluated only at the kept bins. Steps 1-9 literally, one FFT call per step, are in
 ``tests/test_hupr_vrdae.py`` and the two agree to 1e-5 relative.
 
 Axes. The forward DFTs of step 5 put a target at positive azimuth (towards +x) at negative spatial
@@ -130,30 +131,35 @@ def _flip_shift_index(n: int) -> np.ndarray:
     return (n - 1 - np.arange(n) + n // 2) % n
 
 
-def _hupr_angle_matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Matrices of steps 4, 5 and 8 for one (Doppler, range) cell.
+def _hupr_angle_matrix() -> np.ndarray:
+    """Steps 4, 5 and 8 for one (Doppler, range) cell as one matrix, complex128 ``(8 * 64, 12)``.
 
-    With ``x0`` the azimuth row (8 elements) and ``x1`` the elevated row (4 elements at azimuth
-    2..5), the output ``Y[e, a]`` (after the shift and flip of step 8) is
-    ``delta(pe[e]) * (P @ x0_outer)[a] + (Q @ x0_inner)[a] + w[e] * (Q @ x1)[a]`` with
-    ``pe = _flip_shift_index(8)``, ``w[e] = exp(-2j pi pe[e] / 8)``, ``P``/``Q`` the shifted-and-
-    flipped 64-point forward DFT rows over azimuth columns (0, 1, 6, 7) / (2..5).
-
-    Returns
-    -------
-    p : complex128 (64, 4); q : complex128 (64, 4); w : complex128 (8,); first : bool (8,)
-        ``first[e]`` is ``pe[e] == 0``.
+    Columns are the elements in the order ``[slot 0 rx 0..3, slot 2 rx 0..3, slot 1 rx 0..3]``:
+    azimuth 0..7 of row 0, then the elevated row at azimuth 2..5. Row ``e * 64 + a`` is output
+    elevation ``e``, azimuth ``a`` after step 8's shift and flip: with ``pe``/``pa`` the source
+    index of each output index (:func:`_flip_shift_index`) and ``D[a, j] =
+    exp(-2j pi pa[a] j / 64)``, row-0 columns 2..5 contribute ``D[a, j]`` to every elevation (their
+    elevation FFT sees the element at elevation 0), the elevated row ``exp(-2j pi pe[e] / 8)
+    D[a, j]``, and columns 0, 1, 6, 7 -- which skip the elevation FFT -- ``D[a, j]`` only where
+    ``pe[e] == 0``.
     """
     pa = _flip_shift_index(HUPR_N_AZIMUTH)
     pe = _flip_shift_index(HUPR_N_ELEVATION)
-    dft = np.exp(-2j * np.pi * np.outer(pa, np.arange(8)) / HUPR_N_AZIMUTH)  # (64 out, 8 columns)
-    outer, inner = [0, 1, 6, 7], [2, 3, 4, 5]
-    w = np.exp(-2j * np.pi * pe / HUPR_N_ELEVATION)
-    return dft[:, outer], dft[:, inner], w, pe == 0
+    dft = np.exp(-2j * np.pi * np.outer(pa, np.arange(8)) / HUPR_N_AZIMUTH)  # (64, 8)
+    w = np.exp(-2j * np.pi * pe / HUPR_N_ELEVATION)  # (8,)
+    m = np.zeros((HUPR_N_ELEVATION, HUPR_N_AZIMUTH, 12), dtype=np.complex128)
+    for j in range(8):
+        if 2 <= j <= 5:
+            m[:, :, j] = dft[None, :, j]
+        else:
+            m[pe == 0, :, j] = dft[:, j]
+    for k in range(4):
+        m[:, :, 8 + k] = w[:, None] * dft[None, :, 2 + k]
+    return m.reshape(HUPR_N_ELEVATION * HUPR_N_AZIMUTH, 12)
 
 
 def hupr_vrdae(raw: Any, config: RadarConfig, doppler_bins: int = 8,
-               backend: Backend | str | None = None) -> Any:
+               backend: Backend | str | None = None, clutter_removed: bool = False) -> Any:
     """HuPR's VRDAEMap of raw frames, exactly as the official preprocessing computes it.
 
     Parameters
@@ -166,6 +172,9 @@ def hupr_vrdae(raw: Any, config: RadarConfig, doppler_bins: int = 8,
         training reads, 16 what its script stores.
     backend : Backend or str, optional
         numpy / scipy / fftw / torch (:mod:`radarkit.dsp.backends`).
+    clutter_removed : bool
+        ``raw`` already has the mean over loops removed (step 2 done while decoding, as
+        :class:`radarkit.dsp.cubes.CubeTransform` does).
 
     Returns
     -------
@@ -189,24 +198,18 @@ def hupr_vrdae(raw: Any, config: RadarConfig, doppler_bins: int = 8,
     if not 1 <= doppler_bins <= n_loops:
         raise ValueError(f"doppler_bins must be in 1..{n_loops}, got {doppler_bins}")
     f = x.shape[0]
-    # steps 2, 3 (range part) and 6: clutter removal, 256-point range FFT, keep bins 94..31
-    x = x - x.mean(axis=1, keepdims=True)
+    # step 2: static clutter removal (skipped when the decoder already removed it)
+    if not clutter_removed:
+        x = x - x.mean(axis=1, keepdims=True)
+    # steps 3 (range part) and 6: 256-point range FFT, keep bins 94..31
     spec = b.fft(x, axis=-1, n=config.n_samples)[..., b.const(HUPR_RANGE_BINS, x)]  # (F, L, T, R, 64)
     # steps 3 (Doppler part) and 7: the kept bins of the fftshifted 64-point Doppler FFT, as a DFT
     rel = np.arange(doppler_bins) - doppler_bins // 2
     dft_d = np.exp(-2j * np.pi * np.outer(rel % n_loops, np.arange(n_loops)) / n_loops)
+    dop = b.matmul_axis(b.const(dft_d.astype(np.complex64), spec), spec, 1)  # (F, D, T, R, 64)
+    # steps 1 (element order), 4, 5 and 8: one matrix over the 12 elements per (frame, Doppler)
     n_r = spec.shape[-1]
-    flat = spec.reshape(f, n_loops, 12 * n_r)
-    dop = (b.const(dft_d.astype(np.complex64), flat) @ flat).reshape(f, doppler_bins, 3, 4, n_r)
-    # steps 4, 5 and 8 folded into matrices over the azimuth row (slots 0, 2) and elevated row (1)
-    row0 = dop[:, :, [0, 2]].reshape(f, doppler_bins, 8, n_r)  # (F, D, 8 azimuth, R)
-    row1 = dop[:, :, 1]  # (F, D, 4, R) at azimuth 2..5
-    p, q, w, first = (np.asarray(m) for m in _hupr_angle_matrices())
-    p_c, q_c = b.const(p.astype(np.complex64), dop), b.const(q.astype(np.complex64), dop)
-    outer = p_c @ row0[:, :, [0, 1, 6, 7]]  # (F, D, 64, R)
-    inner = q_c @ row0[:, :, 2:6]
-    elev = q_c @ row1
-    w_c = b.const(w.astype(np.complex64)[None, None, :, None, None], dop)
-    first_c = b.const(first.astype(np.float32)[None, None, :, None, None], dop)
-    out = first_c * outer[:, :, None] + inner[:, :, None] + w_c * elev[:, :, None]
+    elements = dop[:, :, [0, 2, 1]].reshape(f, doppler_bins, 12, n_r)
+    m = b.const(_hupr_angle_matrix().astype(np.complex64), dop)
+    out = b.matmul_axis(m, elements, 2).reshape(f, doppler_bins, HUPR_N_ELEVATION, HUPR_N_AZIMUTH, n_r)
     return out  # (F, D, 8, 64, R)

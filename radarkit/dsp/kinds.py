@@ -19,14 +19,15 @@ kind          axes                                            values
 
 Processing chain (:func:`angle_spectra`): range FFT (window, zero-padding, optional crop to a range
 bin interval) -> static clutter removal (mean over chirp loops) -> Doppler FFT (window, fftshift) ->
-TDM-MIMO Doppler phase compensation -> board RX phase rotation (AWR1843AOP) -> virtual antennas on
-the (elevation, azimuth) grid of the board -> azimuth and elevation DFTs (:func:`angle_dft_matrix`:
+TDM-MIMO Doppler phase compensation -> board RX phase rotation (AWR1843AOP) -> azimuth and elevation
+DFTs over the board's virtual-array grid (:func:`radarkit.dsp.angle.virtual_angle_matrix`:
 zero-padded, fftshifted, positive angles above the centre bin). ``rad``/``ra`` use the zero-
 elevation cut of the angle spectrum (the grid rows summed coherently, i.e. steered to elevation 0),
 so every virtual antenna contributes. Angle bins follow :func:`radarkit.dsp.angle.angle_axis`.
 
-The DFTs over the few array elements are matrix products (exact, faster than FFTs of mostly-zero
-padded vectors, identical on numpy and torch).
+The angle steps are linear in the virtual antennas, so they are folded into one matrix
+``(n_elevation * n_azimuth, n_virtual)`` applied as a single large matrix product: exact, faster than
+FFTs of mostly-zero padded grids, and identical on numpy and torch.
 
 References
 ----------
@@ -42,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from radarkit.config.radar import RadarConfig
-from radarkit.dsp.angle import angle_dft_matrix, tdm_phase, virtual_array_grid
+from radarkit.dsp.angle import tdm_phase, virtual_angle_matrix
 from radarkit.dsp.backends import Backend, get_backend
 
 __all__ = ["ANGLE_KINDS", "range_spectra", "doppler_spectra", "angle_spectra", "power_output",
@@ -208,18 +209,12 @@ def angle_spectra(rd: Any, config: RadarConfig, backend: Backend | str | None = 
         full = n_dop if doppler_fft_length is None else int(doppler_fft_length)
         phase = tdm_phase(config.n_tx, config.n_rx, full, shifted=True)[doppler_keep_slice(full, n_dop)]
         x = x * b.const(phase[None, :, :, None], x)
-    rx_phase = np.tile(config.rx_phase, config.n_tx)
-    if np.any(rx_phase != 1.0):
-        x = x * b.const(rx_phase.astype(np.complex64)[None, None, :, None], x)
-    grid, (n_el, n_az) = virtual_array_grid(x, config, 2, backend=b)  # (F, D, El, Az, R)
-    dft_az = b.const(angle_dft_matrix(n_az, n_azimuth, azimuth_window), grid)
-    f, d, _, _, r = grid.shape
+    m = virtual_angle_matrix(config, n_azimuth, n_elevation, azimuth_window, elevation_window)
+    m = m * np.tile(config.rx_phase, config.n_tx)[None, :]  # board RX polarity (AWR1843AOP)
+    out = b.matmul_axis(b.const(m.astype(np.complex64), x), x, 2)  # (F, D, n_out, R): one product
+    f, d, _, r = x.shape
     if n_elevation is None:
-        cut = grid.sum(axis=2)  # steered to elevation 0
-        return dft_az @ cut  # (F, D, n_azimuth, R)
-    dft_el = b.const(angle_dft_matrix(n_el, n_elevation, elevation_window), grid)
-    az = dft_az @ grid  # (F, D, El, n_azimuth, R)
-    out = dft_el @ az.reshape(f, d, n_el, n_azimuth * r)
+        return out
     return out.reshape(f, d, n_elevation, n_azimuth, r)
 
 

@@ -39,7 +39,7 @@ from radarkit.config.radar import RadarConfig
 from radarkit.dsp.windows import get_window
 from radarkit.io.layout import resolve_iq_flag
 
-__all__ = ["RDPlan", "rd_plan_supports"]
+__all__ = ["RDPlan", "rd_plan_supports", "decode_remove_clutter"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -95,6 +95,44 @@ def rd_plan_supports(config: RadarConfig, n_range: int | None = None, n_doppler:
     return (config.is_complex and config.lvds_lanes == 2 and config.iq_order in ("iq", "qi")
             and config.n_loops % 2 == 0 and n_range in (None, config.n_samples)
             and n_doppler in (None, config.n_loops) and range_bins is None)
+
+
+def decode_remove_clutter(words: np.ndarray, config: RadarConfig,
+                          window: np.ndarray | None = None) -> np.ndarray:
+    """Decode 2-lane complex words and remove static clutter (the mean over chirp loops) in one pass.
+
+    Parameters
+    ----------
+    words : ndarray of int16
+        Whole frames in file order.
+    config : RadarConfig
+        A layout :func:`rd_plan_supports` accepts.
+    window : ndarray of float32, shape (n_samples,), optional
+        Range window multiplied in after the mean removal.
+
+    Returns
+    -------
+    ndarray of complex64, shape (n_frames, n_loops, n_tx, n_rx, n_samples)
+
+    Raises
+    ------
+    ValueError
+        Unsupported layout or not a whole number of frames.
+    """
+    if not rd_plan_supports(config):
+        raise ValueError("decode_remove_clutter needs 2-lane complex data with a resolved IQ order")
+    words = np.ascontiguousarray(words, dtype=np.int16).reshape(-1)
+    per_frame = config.bytes_per_frame // 2
+    if words.size % per_frame:
+        raise ValueError(f"{words.size} int16 words are not a whole number of frames")
+    n_frames = words.size // per_frame
+    out = np.empty((n_frames, *config.raw_shape), dtype=np.complex64)
+    w = np.ones(config.n_samples, np.float32) if window is None else np.asarray(window, np.float32)
+    shape4 = (n_frames, config.n_loops, config.n_virtual, 2 * config.n_samples)
+    win2d = np.ascontiguousarray(np.broadcast_to(w, (config.n_loops, len(w))))
+    _prepare_rd(words.reshape(shape4), out.view(np.float32).reshape(shape4),
+                resolve_iq_flag(config.iq_order), win2d, True)
+    return out
 
 
 class RDPlan:

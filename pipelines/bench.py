@@ -1,0 +1,381 @@
+"""``radarkit bench``: cube throughput beside plain numpy, scipy.fft and OpenRadar, in one process.
+
+Workload: the HuPR configuration (``hupr`` preset: 64 loops x 3 TX x 4 RX x 256 complex samples,
+786,432 bytes per frame), random int16 words held in memory, so disk speed does not enter. Each
+pipeline turns the same words into its cube; the median of ``repeats`` timed passes over
+``frames`` frames (after one warm-up pass) gives frames/s. Pipelines:
+
+* ``numpy``: plain numpy -- organize (I/Q de-interleave with slicing), Hann windows, clutter
+  removal, ``numpy.fft`` range and Doppler FFTs, fftshift -> ``(doppler, virtual, range)`` complex64;
+* ``scipy``: the same with ``scipy.fft`` (one worker);
+* ``openradar``: OpenRadar 1.0.1's ``DCA1000.organize`` + ``range_processing`` +
+  ``doppler_processing`` (Hann windows, clutter removal, per frame, as its demos do), fed int16;
+  only when the ``openradar`` package (``radarkit[bench]``) is installed;
+* ``radarkit-rd-scipy`` / ``radarkit-rd-fftw``: :class:`radarkit.dsp.plan.RDPlan` (fused numba
+  convert + planned FFTs), one thread; ``-w2``: frames split across 2 threads;
+* ``radarkit-vrdae-hupr`` (1 and 2 threads): HuPR's VRDAEMap, 8 Doppler bins;
+  ``hupr-script``: the official script's structure (one FFT call per angle vector, complex128),
+  timed on one frame;
+* ``radarkit-4d-full``: the full 4-D cube (64 range x 64 Doppler x 64 azimuth x 8 elevation),
+  2 threads;
+* ``fft-bound``: the FFT compute bound of the RD workload -- the time FFTW (or scipy.fft without
+  pyFFTW) needs for the same 768 range FFTs of 256 points and 3,072 Doppler FFTs of 64 points per
+  frame, as contiguous in-cache batches (no conversion, no strides): no RD pipeline can beat it on
+  one core.
+
+``peak_rss_mb`` is the process's resident set size high-water mark *during* each pipeline
+(sampled every 2 ms by a thread; the whole process, so it includes the shared input buffer).
+
+References
+----------
+``shared/specs/performance.md`` (the anchors these numbers are compared with).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radarkit.atomic import atomic_output
+from radarkit.config.presets import get_preset
+from radarkit.config.radar import RadarConfig
+from radarkit.dsp.backends import available_backends
+from radarkit.dsp.windows import get_window
+
+__all__ = ["BenchResult", "run_bench", "format_table", "write_json"]
+
+
+@dataclass
+class BenchResult:
+    """One pipeline's timing.
+
+    Attributes
+    ----------
+    name : str
+    frames : int
+        Frames per timed pass.
+    seconds_median : float
+        Median seconds of a pass.
+    frames_per_s : float
+    ratio_to_numpy : float
+        ``frames_per_s`` over the ``numpy`` pipeline's.
+    peak_rss_mb : float
+        Process RSS high-water mark while the pipeline ran (MB).
+    note : str
+        What the pipeline computes.
+    """
+
+    name: str
+    frames: int
+    seconds_median: float
+    frames_per_s: float
+    ratio_to_numpy: float
+    peak_rss_mb: float
+    note: str = ""
+
+
+class _RssSampler:
+    """Peak RSS of this process while the ``with`` block runs (sampled from /proc every 2 ms)."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def _rss(self) -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * self._page
+        except OSError:  # pragma: no cover - not Linux
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            self._stop.wait(0.002)
+
+    def __enter__(self) -> _RssSampler:
+        self.peak = self._rss()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+
+def _time(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """(median seconds, peak RSS MB) of ``fn`` over ``repeats`` runs after one warm-up."""
+    fn()
+    times = []
+    with _RssSampler() as rss:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times)), rss.peak / 1e6
+
+
+# ----------------------------------------------------------------------------- pipelines
+def _numpy_organize(words: np.ndarray, cfg: RadarConfig) -> np.ndarray:
+    """int16 words -> (frame, loop, virtual, sample) complex64 with numpy slicing (I first)."""
+    w = words.reshape(-1, 4)
+    out = np.empty((w.shape[0], 2), dtype=np.complex64)
+    out.real = w[:, 0:2]
+    out.imag = w[:, 2:4]
+    return out.reshape(-1, cfg.n_loops, cfg.n_virtual, cfg.n_samples)
+
+
+def _plain_rd(words: np.ndarray, cfg: RadarConfig, fft: Callable, rwin, dwin) -> np.ndarray:
+    x = _numpy_organize(words, cfg) * rwin
+    x = fft(x, axis=-1)
+    x = x - x.mean(axis=1, keepdims=True)
+    x = fft(x * dwin[None, :, None, None], axis=1)
+    return np.fft.fftshift(x, axes=1).astype(np.complex64, copy=False)
+
+
+def _openradar_rd(words: np.ndarray, cfg: RadarConfig) -> list[np.ndarray]:
+    import mmwave.dsp as dsp
+    from mmwave.dataloader import DCA1000
+    from mmwave.dsp.utils import Window
+
+    per_frame = cfg.bytes_per_frame // 2
+    out = []
+    for f in range(words.size // per_frame):
+        frame = words[f * per_frame:(f + 1) * per_frame]
+        adc = DCA1000.organize(frame, cfg.n_chirps, cfg.n_rx, cfg.n_samples)
+        cube = dsp.range_processing(adc, window_type_1d=Window.HANNING)
+        _, aoa = dsp.doppler_processing(cube, num_tx_antennas=cfg.n_tx, clutter_removal_enabled=True,
+                                        window_type_2d=Window.HANNING, accumulate=False)
+        out.append(aoa)
+    return out
+
+
+def _split_frames(fn: Callable[[np.ndarray], Any], words: np.ndarray, cfg: RadarConfig,
+                  workers: int, pool: ThreadPoolExecutor, chunk: int = 4) -> None:
+    per = cfg.bytes_per_frame // 2
+    n = words.size // per
+    futures = [pool.submit(fn, words[a * per:min(a + chunk, n) * per]) for a in range(0, n, chunk)]
+    for fut in futures:
+        fut.result()
+
+
+def _hupr_script_frame(raw: np.ndarray) -> np.ndarray:
+    """One frame the way the official script is structured: an FFT call per angle vector, complex128."""
+    x = raw.astype(np.complex128)  # (loop, slot, rx, sample)
+    x = x - x.mean(axis=0, keepdims=True)
+    virtual = np.concatenate([x[:, 0], x[:, 2], x[:, 1]], axis=1)  # (loop, 12, sample)
+    rd = np.stack([np.fft.fft2(virtual[:, v, :]) for v in range(12)], axis=1)
+    out = np.zeros((16, 64, 64, 8), dtype=np.complex128)
+    rd = np.fft.fftshift(rd, axes=0)[24:40][:, :, 94:30:-1]
+    for d in range(16):
+        for r in range(64):
+            grid = np.zeros((8, 64), dtype=np.complex128)
+            grid[0, :8] = rd[d, :8, r]
+            grid[1, 2:6] = rd[d, 8:, r]
+            for a in range(2, 6):
+                grid[:, a] = np.fft.fft(grid[:, a])
+            for e in range(8):
+                grid[e] = np.fft.fft(grid[e])
+            out[d, r] = np.flip(np.fft.fftshift(grid.T), axis=(0, 1))
+    return out
+
+
+def _fft_bound(cfg: RadarConfig, repeats: int) -> tuple[float, str]:
+    """Seconds per frame of the RD FFT work as contiguous in-cache batches, and the library."""
+    n_range_ffts = cfg.n_loops * cfg.n_virtual
+    n_doppler_ffts = cfg.n_samples * cfg.n_virtual
+    if "fftw" in available_backends():
+        import pyfftw
+
+        a = pyfftw.empty_aligned((n_range_ffts // 4, cfg.n_samples), dtype=np.complex64)
+        b = pyfftw.empty_aligned((n_doppler_ffts // 4, cfg.n_loops), dtype=np.complex64)
+        pa = pyfftw.FFTW(a, a, axes=(1,), threads=1, flags=("FFTW_MEASURE",))
+        pb = pyfftw.FFTW(b, b, axes=(1,), threads=1, flags=("FFTW_MEASURE",))
+        a[:] = 1.0
+        b[:] = 1.0
+        lib = "FFTW"
+    else:
+        import scipy.fft
+
+        a = np.ones((n_range_ffts // 4, cfg.n_samples), dtype=np.complex64)
+        b = np.ones((n_doppler_ffts // 4, cfg.n_loops), dtype=np.complex64)
+
+        def pa():
+            scipy.fft.fft(a, axis=1, workers=1, overwrite_x=True)
+
+        def pb():
+            scipy.fft.fft(b, axis=1, workers=1, overwrite_x=True)
+        lib = "scipy.fft"
+    ta, _ = _time(pa, 20 * repeats)
+    tb, _ = _time(pb, 20 * repeats)
+    return 4 * (ta + tb), lib
+
+
+def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | None = None,
+              echo: Callable[[str], None] | None = None, seed: int = 0) -> tuple[list[BenchResult], dict]:
+    """Time the pipelines (module docstring) on ``frames`` random frames of the HuPR configuration.
+
+    Parameters
+    ----------
+    frames : int
+        Frames per timed pass (4-D and VRDAE pipelines use ``min(frames, 32)``).
+    repeats : int
+        Timed passes per pipeline (the median is reported).
+    include : tuple of str, optional
+        Only pipelines whose name starts with one of these prefixes (``numpy`` always runs, as
+        the reference).
+    echo : callable, optional
+        Called with a progress line per pipeline.
+    seed : int
+        Seed of the random int16 words.
+
+    Returns
+    -------
+    results : list of BenchResult
+    machine : dict
+        CPU, core count, library versions, FFT library of the bound.
+
+    Raises
+    ------
+    ValueError
+        ``frames`` or ``repeats`` < 1.
+    """
+    from radarkit.dsp.cubes import CubeParams, CubeTransform
+    from radarkit.dsp.plan import RDPlan
+    from radarkit.io.layout import decode_frames
+
+    if frames < 1 or repeats < 1:
+        raise ValueError(f"frames and repeats must be >= 1, got {frames}, {repeats}")
+    say = echo or (lambda _: None)
+    cfg = get_preset("hupr")
+    rng = np.random.default_rng(seed)
+    words = rng.integers(-2000, 2000, size=frames * cfg.bytes_per_frame // 2, dtype=np.int16)
+    per = cfg.bytes_per_frame // 2
+    small = min(frames, 32)
+    rwin = get_window("hann", cfg.n_samples)
+    dwin = get_window("hann", cfg.n_loops)
+    import scipy.fft
+
+    backends = available_backends()
+    pool = ThreadPoolExecutor(max_workers=2)
+    rd_fftw = RDPlan(cfg, backend="fftw") if "fftw" in backends else None
+    rd_scipy = RDPlan(cfg, backend="scipy")
+    hupr = CubeTransform(cfg, CubeParams(kind="vrdae", mode="hupr", backend="scipy"))
+    full = CubeTransform(cfg, CubeParams(kind="vrdae", doppler_bins=64, range_bins=(31, 95),
+                                         range_window="none", doppler_window="none", backend="scipy"))
+    pipelines: list[tuple[str, int, Callable[[], Any], str]] = [
+        ("numpy", frames, lambda: _plain_rd(words, cfg, np.fft.fft, rwin, dwin),
+         "plain numpy organize + numpy.fft, RD (doppler, virtual, range) complex64"),
+        ("scipy", frames, lambda: _plain_rd(words, cfg, lambda x, axis: scipy.fft.fft(x, axis=axis, workers=1),
+                                            rwin, dwin), "numpy organize + scipy.fft (1 worker)"),
+    ]
+    try:
+        import mmwave  # noqa: F401
+
+        pipelines.append(("openradar", frames, lambda: _openradar_rd(words, cfg),
+                          "OpenRadar organize + range_processing + doppler_processing (int16 in)"))
+    except ImportError:
+        say("openradar not installed (pip install 'radarkit[bench]'): skipped")
+    pipelines.append(("radarkit-rd-scipy", frames, lambda: rd_scipy(words, copy=False),
+                      "RDPlan: fused numba convert + scipy.fft, 1 thread"))
+    if rd_fftw is not None:
+        pipelines += [
+            ("radarkit-rd-fftw", frames, lambda: rd_fftw(words, copy=False),
+             "RDPlan: fused numba convert + planned FFTW, 1 thread"),
+            ("radarkit-rd-fftw-w2", frames,
+             lambda: _split_frames(lambda w: rd_fftw(w, copy=False), words, cfg, 2, pool),
+             "RDPlan FFTW, frames split over 2 threads"),
+        ]
+    else:
+        pipelines.append(("radarkit-rd-scipy-w2", frames,
+                          lambda: _split_frames(lambda w: rd_scipy(w, copy=False), words, cfg, 2, pool),
+                          "RDPlan scipy, frames split over 2 threads"))
+    sw = words[: small * per]
+    pipelines += [
+        ("radarkit-vrdae-hupr", small, lambda: hupr(sw), "HuPR VRDAEMap (8 Doppler bins), 1 thread"),
+        ("radarkit-vrdae-hupr-w2", small, lambda: _split_frames(hupr, sw, cfg, 2, pool),
+         "HuPR VRDAEMap, 2 threads"),
+        ("radarkit-4d-full-w2", small, lambda: _split_frames(full, sw, cfg, 2, pool),
+         "full 4-D cube 64 range x 64 Doppler x 64 azimuth x 8 elevation, 2 threads"),
+    ]
+    one = decode_frames(words[:per], cfg)[0]
+    results: list[BenchResult] = []
+    if include is not None:
+        pipelines = [p for p in pipelines if p[0] == "numpy" or p[0].startswith(tuple(include))]
+    for name, n, fn, note in pipelines:
+        say(f"timing {name} ...")
+        secs, peak = _time(fn, repeats)
+        results.append(BenchResult(name, n, secs, n / secs, 0.0, peak, note))
+    if include is None or any("hupr-script".startswith(i) for i in include):
+        say("timing hupr-script (1 frame) ...")
+        secs, peak = _time(lambda: _hupr_script_frame(one), 1)
+        results.append(BenchResult("hupr-script", 1, secs, 1 / secs, 0.0, peak,
+                                   "official HuPR script structure, complex128, one frame"))
+    bound_s, lib = _fft_bound(cfg, repeats)
+    results.append(BenchResult("fft-bound", 1, bound_s, 1 / bound_s, 0.0, 0.0,
+                               f"RD FFT work as contiguous in-cache {lib} batches, 1 thread"))
+    pool.shutdown()
+    ref = results[0].frames_per_s
+    for r in results:
+        r.ratio_to_numpy = r.frames_per_s / ref
+    return results, machine_info(lib)
+
+
+def machine_info(fft_library: str = "") -> dict[str, Any]:
+    """CPU, cores and library versions of this machine, for the results record."""
+    import numba
+    import scipy
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+                "numba": numba.__version__}
+    for mod in ("pyfftw", "torch", "openradar"):
+        try:
+            from importlib.metadata import version
+
+            versions[mod] = version({"pyfftw": "pyFFTW"}.get(mod, mod))
+        except Exception:  # noqa: BLE001 - any failure means "not installed"
+            versions[mod] = None
+    return {"name": "machine", "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "fft_bound_library": fft_library, "versions": versions}
+
+
+def format_table(results: list[BenchResult]) -> str:
+    """Results as a Markdown table (frames/s, ratio to numpy, share of the FFT bound, peak RSS)."""
+    bound = next((r.frames_per_s for r in results if r.name == "fft-bound"), None)
+    lines = ["| pipeline | frames/s | x numpy | % of FFT bound | peak RSS MB |", "|---|---|---|---|---|"]
+    for r in results:
+        share = f"{100 * r.frames_per_s / bound:.0f} %" if bound and r.name.startswith(
+            ("numpy", "scipy", "openradar", "radarkit-rd")) else ""
+        lines.append(f"| {r.name} | {r.frames_per_s:,.1f} | {r.ratio_to_numpy:.2f} | {share} | "
+                     f"{r.peak_rss_mb:.0f} |")
+    return "\n".join(lines)
+
+
+def write_json(path: str | os.PathLike, results: list[BenchResult], machine: dict[str, Any],
+               force: bool = True) -> Path:
+    """Write a JSON list atomically to ``path``: one record per pipeline (:class:`BenchResult`
+    fields), then the ``machine`` record (``"name": "machine"``)."""
+    with atomic_output(path, force) as tmp:
+        Path(tmp).write_text(json.dumps([asdict(r) for r in results] + [machine], indent=2) + "\n")
+    return Path(path)
