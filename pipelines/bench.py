@@ -148,6 +148,12 @@ def _plain_rd(words: np.ndarray, cfg: RadarConfig, fft: Callable, rwin, dwin) ->
     return np.fft.fftshift(x, axes=1).astype(np.complex64, copy=False)
 
 
+def _scipy_fft1(x: np.ndarray, axis: int) -> np.ndarray:
+    import scipy.fft
+
+    return scipy.fft.fft(x, axis=axis, workers=1)
+
+
 def _openradar_rd(words: np.ndarray, cfg: RadarConfig) -> list[np.ndarray]:
     import mmwave.dsp as dsp
     from mmwave.dataloader import DCA1000
@@ -269,8 +275,6 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
     small = min(frames, 32)
     rwin = get_window("hann", cfg.n_samples)
     dwin = get_window("hann", cfg.n_loops)
-    import scipy.fft
-
     backends = available_backends()
     pool = ThreadPoolExecutor(max_workers=2)
     rd_fftw = RDPlan(cfg, backend="fftw") if "fftw" in backends else None
@@ -281,8 +285,8 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
     pipelines: list[tuple[str, int, Callable[[], Any], str]] = [
         ("numpy", frames, lambda: _plain_rd(words, cfg, np.fft.fft, rwin, dwin),
          "plain numpy organize + numpy.fft, RD (doppler, virtual, range) complex64"),
-        ("scipy", frames, lambda: _plain_rd(words, cfg, lambda x, axis: scipy.fft.fft(x, axis=axis, workers=1),
-                                            rwin, dwin), "numpy organize + scipy.fft (1 worker)"),
+        ("scipy", frames, lambda: _plain_rd(words, cfg, _scipy_fft1, rwin, dwin),
+         "numpy organize + scipy.fft (1 worker)"),
     ]
     try:
         import mmwave  # noqa: F401
