@@ -58,6 +58,30 @@ def cli() -> None:
     """radarkit: TI mmWave (IWR/AWR1843 + DCA1000) raw ADC to radar cubes, detections and poses."""
 
 
+def _cube_folders(root: Path, out: Path, params, config, preset, iq_order, chunk, workers, storage,
+                  force, quiet) -> None:
+    """``radarkit cube FOLDER``: one cube file per radar of each sequence (see ``cube --help``)."""
+    from radarkit.dsp.cubes import write_cube
+    from radarkit.dsp.sequences import plan_sequence_cubes
+    from radarkit.io.recording import Recording
+
+    cfg = load_config_option(config, preset) if (config or preset) else None
+    if out.exists() and not out.is_dir():
+        raise click.UsageError(f"with a folder of recordings, --out must be a folder ({out} is a file)")
+    jobs = plan_sequence_cubes(root, out, cfg)
+    for parts, radar_cfg, target in jobs:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with Recording(parts, radar_cfg, iq_order=iq_order) as rec:
+            label = str(target.relative_to(out))
+            if quiet:
+                write_cube(rec, target, params, None, chunk, force, workers=workers, storage=storage)
+            else:
+                with Progress(rec.n_frames, label) as bar:
+                    write_cube(rec, target, params, None, chunk, force, progress=bar, workers=workers,
+                               storage=storage)
+        click.echo(f"wrote {target} ({rec.n_frames} frames, kind {params.kind})")
+
+
 def _parse_bins(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
@@ -121,15 +145,20 @@ def _parse_bins(text: str | None) -> tuple[int, int] | None:
               help="Threads processing chunks in parallel (single-threaded kernels each).")
 @click.option("--compression", type=click.Choice(["gzip", "lzf"]), default=None,
               help="HDF5 compression of the cube (off by default).")
+@click.option("--storage", type=click.Choice(["native", "float16"]), default="native", show_default=True,
+              help="float16: complex cubes as frame-normalised float16 re/im pairs (half the size).")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def cube(raw, config, preset, out, kind, mode, frames, window, doppler_window, angle_window, n_azimuth,
          n_elevation, doppler_bins, range_bins, iq_order, output, per_antenna, clutter_removal,
-         n_range, n_doppler, chunk, backend, workers, compression, force, quiet) -> None:
+         n_range, n_doppler, chunk, backend, workers, compression, storage, force, quiet) -> None:
     """Turn a DCA1000 recording RAW... into a radar cube in HDF5.
 
     RAW is adc_data.bin, the parts *_Raw_0.bin *_Raw_1.bin ... (or just *_Raw_0.bin), or a
-    packet-header capture.
+    packet-header capture. RAW may also be a sequence folder (hori/ and vert/ radar sub-folders,
+    each with its recording and configuration file) or a folder of sequences: OUT is then a folder
+    receiving OUT/[<sequence>/]<radar>.h5 -- e.g. HuPR's dataset with
+    --kind vrdae --mode hupr --storage float16.
     """
     from radarkit.atomic import check_output_path
     from radarkit.dsp.cubes import CubeParams, write_cube
@@ -143,6 +172,10 @@ def cube(raw, config, preset, out, kind, mode, frames, window, doppler_window, a
                             output=output, per_antenna=per_antenna, backend=backend)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+    if len(raw) == 1 and raw[0].is_dir():
+        _cube_folders(raw[0], out, params, config, preset, iq_order, chunk, workers, storage, force,
+                      quiet)
+        return
     cfg = load_config_option(config, preset)
     check_output_path(out, force, inputs=[*raw, *([config] if config else [])])
     with Recording(raw, cfg, iq_order=iq_order) as rec:
@@ -150,11 +183,12 @@ def cube(raw, config, preset, out, kind, mode, frames, window, doppler_window, a
         if iq_order == "auto":
             click.echo(f"radarkit: IQ order {rec.report.iq_note}", err=True)
         if quiet:
-            write_cube(rec, out, params, (start, stop), chunk, force, compression, workers=workers)
+            write_cube(rec, out, params, (start, stop), chunk, force, compression, workers=workers,
+                       storage=storage)
         else:
             with Progress(stop - start, f"cube {kind}") as bar:
                 write_cube(rec, out, params, (start, stop), chunk, force, compression, bar,
-                           workers=workers)
+                           workers=workers, storage=storage)
     click.echo(f"wrote {out} ({stop - start} frames, kind {kind})")
 
 

@@ -23,8 +23,8 @@ __all__ = ["register"]
               help="Comma-separated radars to record: hori, vert.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--config", "config", type=click.Path(path_type=Path),
-              help="Radar configuration file (default: --preset iwr1843-3tx).")
-@click.option("--preset", help="Built-in configuration [default: iwr1843-3tx].")
+              help="Radar configuration file (default: --preset hupr).")
+@click.option("--preset", help="Built-in configuration [default: hupr, HuPR's capture shape and TDM order].")
 @click.option("--snr-db", type=float, default=10.0, show_default=True,
               help="Per-sample SNR of a 1 m^2 scatterer at 5 m.")
 @click.option("--bystander", is_flag=True, help="Add a walking, unannotated bystander.")
@@ -46,7 +46,7 @@ def simulate(scene, n_subjects, sequences_per_subject, seconds, radars, seed, co
     from radarkit.sim.scene import RADAR_NAMES
 
     if config is None and preset is None:
-        preset = "iwr1843-3tx"
+        preset = "hupr"
     cfg = load_config_option(config, preset)
     names = tuple(r.strip() for r in radars.split(",") if r.strip())
     if not names or len(set(names)) != len(names) or any(r not in RADAR_NAMES for r in names):

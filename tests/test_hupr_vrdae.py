@@ -67,7 +67,7 @@ def hupr_reference(frame: np.ndarray) -> np.ndarray:
 
 
 def _targets(n_frames=1, noise=2.0):
-    pos = np.vstack([spherical_to_cartesian(9.0, 0.3, 0.1), spherical_to_cartesian(14.1, -0.5, -0.2)])
+    pos = np.vstack([spherical_to_cartesian(2.0, 0.3, 0.1), spherical_to_cartesian(3.1, -0.5, -0.2)])
     vel = np.array([[0.0, 0.4, 0.0], [0.0, -0.8, 0.1]])
     return simulate_point_targets(HUPR, pos, vel, n_frames=n_frames, noise_std=noise, seed=3)
 
@@ -99,7 +99,7 @@ def test_hupr_mode_central_eight_doppler_bins(raw, reference):
 
 
 def test_hupr_axes_place_a_target_where_predicted():
-    az, el, rng = 0.35, 0.0, 12.0  # bin ~61 of the preset's 0.195 m bins (HuPR keeps 31..94)
+    az, el, rng = 0.35, 0.0, 2.7  # bin ~63 of the preset's 4.3 cm bins (HuPR keeps 31..94)
     # a moving target: HuPR's clutter removal would cancel a static one
     raw = simulate_point_targets(HUPR, spherical_to_cartesian(rng, az, el), [[0, 0.5, 0]], n_frames=1)
     out = np.abs(hupr_vrdae(raw, HUPR, doppler_bins=16, backend="numpy")[0])  # (D, E, A, R)

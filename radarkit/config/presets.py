@@ -3,9 +3,12 @@
 * ``"iwr1843-3tx"``: IWR1843BOOST, TDM order TX0, TX2, TX1 (12 virtual antennas, the elevated TX1
   row included), 256 complex samples at 10 Msps, 30 MHz/us, 64 loops, 10 frames/s. The chirp
   shape of HuPR's captures (256 samples, 64 loops x 3 TX, 10 fps; ``shared/specs/raw-format.md``).
-* ``"hupr"``: the same chirp in HuPR's TDM order TX0, TX1, TX2 (chirp 1 is the elevated TX1),
-  the order the official HuPR preprocessing's de-multiplexing assumes (``chirp % 3 == 1`` is the
-  elevated row); use it for ``radarkit cube --kind vrdae --mode hupr``.
+* ``"hupr"``: HuPR's capture shape (256 samples, 64 loops x 3 TX, 10 frames/s) in HuPR's TDM order
+  TX0, TX1, TX2 (chirp 1 is the elevated TX1, as the official preprocessing's de-multiplexing
+  assumes), with a wide-band profile -- 60 MHz/us, 4.4 Msps, 3.5 GHz sampled, 4.3 cm range bins --
+  so that HuPR's kept range bins 31..94 span about 1.3-4.0 m, where its subjects stand. The slope
+  and sample rate are plausible values for such a layout, not HuPR's published profile. Use it for
+  ``radarkit cube --kind vrdae --mode hupr`` and ``radarkit simulate``.
 * ``"demo"``: the same chirp with 128 samples and 32 loops, for quick demonstrations.
 """
 
@@ -23,7 +26,8 @@ _BASE = dict(
 
 PRESETS: dict[str, RadarConfig] = {
     "iwr1843-3tx": RadarConfig(**_BASE),
-    "hupr": RadarConfig(**{**_BASE, "tx_order": (0, 1, 2)}),
+    "hupr": RadarConfig(**{**_BASE, "tx_order": (0, 1, 2), "slope_hz_per_s": 60e12,
+                           "sample_rate_hz": 4.4e6, "ramp_end_time_s": 66e-6}),
     "demo": RadarConfig(**{**_BASE, "n_samples": 128, "n_loops": 32, "sample_rate_hz": 5e6}),
 }
 

@@ -326,6 +326,7 @@ def write_cube(
     progress: Callable[[int, int], None] | None = None,
     command: str | None = None,
     workers: int = 1,
+    storage: str = "native",
 ) -> Path:
     """Stream ``recording`` into a cube file, atomically.
 
@@ -352,6 +353,11 @@ def write_cube(
     workers : int
         Threads computing chunks in parallel (each kernel single-threaded); chunks are written in
         order and at most ``2 * workers`` are in flight, so memory stays bounded.
+    storage : {"native", "float16"}
+        ``"float16"`` (complex output only): real and imaginary parts as a trailing ``component``
+        axis in float16, each frame divided by its largest absolute part, which is kept in the
+        ``frame_scale`` dataset (half the size of complex64; relative precision about 1e-3 of the
+        frame's peak; exact up to a scale for HuPR's per-slice min-max normalisation).
 
     Returns
     -------
@@ -371,6 +377,10 @@ def write_cube(
     params = CubeParams() if params is None else params
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if storage not in ("native", "float16"):
+        raise ValueError(f"storage must be 'native' or 'float16', got {storage!r}")
+    if storage == "float16" and params.output != "complex":
+        raise ValueError("float16 storage is for complex cubes (use output='complex')")
     check_output_path(out, force, inputs=recording.paths)
     config = recording.config
     check_cube_config(config, params)
@@ -384,16 +394,28 @@ def write_cube(
         "frame_start": start,
         "bytes_skipped": recording.report.bytes_skipped,
         "command": command if command is not None else " ".join(sys.argv),
+        "storage": storage,
     }
 
-    def compute(words: np.ndarray) -> np.ndarray:
-        return transform(words)
+    half = storage == "float16"
+    if half:
+        cube_ax = [*cube_ax, Axis("component", "component", np.array([0, 1]), "re/im")]
+
+    def compute(words: np.ndarray):
+        cube = transform(words)
+        if not half:
+            return cube, None
+        parts = np.stack([cube.real, cube.imag], axis=-1)
+        scale = np.abs(parts).reshape(len(parts), -1).max(axis=1)
+        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        return (parts / scale.reshape((-1,) + (1,) * (parts.ndim - 1))).astype(np.float16), scale
 
     with ThreadPoolExecutor(max_workers=1) as hash_pool, \
             ThreadPoolExecutor(max_workers=workers) as pool:
         hashes = hash_pool.submit(source_records, recording.paths)
-        with CubeWriter(out, cube_ax, params.dtype, params.kind, config, attrs, params.units,
-                        force, compression) as writer:
+        dtype = np.float16 if half else params.dtype
+        with CubeWriter(out, cube_ax, dtype, params.kind, config, attrs, params.units,
+                        force, compression, frame_scale=half) as writer:
             pending: deque = deque()
             done = 0
 
@@ -401,7 +423,7 @@ def write_cube(
                 nonlocal done
                 while len(pending) > limit:
                     first, n, fut = pending.popleft()
-                    writer.write(first - start, fut.result())
+                    writer.write(first - start, *fut.result())
                     done += n
                     if progress is not None:
                         progress(done, done * config.bytes_per_frame)
@@ -411,7 +433,7 @@ def write_cube(
                     raw = recording.words(first, min(first + chunk, stop))  # int16, decoded in compute
                     raw = raw.reshape(-1, config.bytes_per_frame // 2)
                     if workers == 1:  # in the calling thread: nothing computed ahead
-                        writer.write(first - start, compute(raw))
+                        writer.write(first - start, *compute(raw))
                         done += len(raw)
                         if progress is not None:
                             progress(done, done * config.bytes_per_frame)

@@ -67,6 +67,9 @@ class CubeWriter:
         Replace an existing file.
     compression : str or None
         h5py compression filter for the cube (``"gzip"``, ``"lzf"``) or None.
+    frame_scale : bool
+        Also create the ``frame_scale`` dataset ``(frame,)`` float32 (normalised float16 storage:
+        the stored values times ``frame_scale[f]`` are the cube values of frame ``f``).
 
     Raises
     ------
@@ -76,8 +79,10 @@ class CubeWriter:
 
     def __init__(self, path: str | os.PathLike, axes: Sequence[Axis], dtype: Any, kind: str,
                  config: RadarConfig, attrs: dict[str, Any] | None = None, units: str = "",
-                 force: bool = False, compression: str | None = None) -> None:
+                 force: bool = False, compression: str | None = None,
+                 frame_scale: bool = False) -> None:
         self.path = Path(path)
+        self.frame_scale = frame_scale
         self.axes = list(axes)
         self.shape = tuple(len(a) for a in self.axes)
         self.dtype = np.dtype(dtype)
@@ -106,6 +111,9 @@ class CubeWriter:
                                     compression=self.compression)
             cube.attrs["dims"] = json.dumps([a.dim for a in self.axes])
             cube.attrs["units"] = self.units
+            if self.frame_scale:
+                scale_ds = f.create_dataset("frame_scale", shape=(self.shape[0],), dtype=np.float32)
+                scale_ds.attrs["description"] = "cube value of frame f = stored value * frame_scale[f]"
             for i, axis in enumerate(self.axes):
                 scale = f.create_dataset(axis.scale, data=np.asarray(axis.values))
                 scale.attrs["units"] = axis.units
@@ -125,15 +133,20 @@ class CubeWriter:
             raise StoreError("writer is not open", source=self.path)
         return self._file["cube"]
 
-    def write(self, start: int, block: np.ndarray) -> None:
-        """Write frames ``start : start + len(block)`` of the cube.
+    def write(self, start: int, block: np.ndarray, scale: np.ndarray | None = None) -> None:
+        """Write frames ``start : start + len(block)`` of the cube (and their ``frame_scale``).
 
         Raises
         ------
         StoreError
-            If the block's shape does not fit the cube.
+            If the block's shape does not fit the cube, or ``scale`` is missing or unexpected.
         """
         block = np.asarray(block)
+        if (scale is not None) != self.frame_scale:
+            raise StoreError("frame_scale values must be given exactly when the file has a "
+                             "frame_scale dataset", source=self.path)
+        if scale is not None:
+            self._file["frame_scale"][start:start + len(block)] = np.asarray(scale, np.float32)
         if block.shape[1:] != self.shape[1:] or start < 0 or start + len(block) > self.shape[0]:
             raise StoreError(f"block of shape {block.shape} at frame {start} does not fit the "
                              f"cube {self.shape}", source=self.path)
@@ -240,6 +253,21 @@ class CubeFile:
     def shape(self) -> tuple[int, ...]:
         """Shape of the cube."""
         return tuple(self.cube.shape)
+
+    @property
+    def is_float16(self) -> bool:
+        """True for normalised float16 storage (a trailing ``component`` axis and ``frame_scale``)."""
+        return "frame_scale" in self._file
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames ``start:stop`` as cube values: complex64 rebuilt from normalised float16
+        storage (``component`` axis re/im times ``frame_scale``), else the stored array."""
+        data = self.cube[start:stop]
+        if not self.is_float16:
+            return data
+        scale = self._file["frame_scale"][start:stop].reshape((-1,) + (1,) * (data.ndim - 2))
+        values = data.astype(np.float32)
+        return ((values[..., 0] + 1j * values[..., 1]) * scale).astype(np.complex64)
 
     def axis(self, dim: str) -> Axis:
         """The axis called ``dim``; raises ``KeyError`` if absent."""
