@@ -1,0 +1,1 @@
+"""Learned models (torch): one module per architecture, imported explicitly (no eager imports)."""

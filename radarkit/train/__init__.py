@@ -1,0 +1,1 @@
+"""Training code (torch): training steps, loops and checkpoints, imported explicitly."""
