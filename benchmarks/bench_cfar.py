@@ -151,7 +151,7 @@ def bench_chain(n_frames: int, repeat: int) -> dict:
     def radarkit_plan_chain(chunk: int, b: str) -> int:
         n_points = 0
         for first in range(0, n_frames, chunk):
-            rd = plans[b](words[first:first + chunk], copy=False)
+            rd = plans[b](words[first:first + chunk])
             n_points += len(points_from_rd(rd, cfg, params))
         return n_points
 

@@ -98,7 +98,7 @@ def _raw_points(rec, params, start: int, stop: int, chunk: int, clutter_removal:
     for first in range(start, stop, chunk):
         last = min(first + chunk, stop)
         if plan is not None:
-            clouds.append(points_from_rd(plan(rec.words(first, last), copy=False), cfg, params,
+            clouds.append(points_from_rd(plan(rec.words(first, last)), cfg, params,
                                          frame_start=first))
         else:
             raw = rec.read(first, last, window=window)

@@ -279,6 +279,8 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
     pool = ThreadPoolExecutor(max_workers=2)
     rd_fftw = RDPlan(cfg, backend="fftw") if "fftw" in backends else None
     rd_scipy = RDPlan(cfg, backend="scipy")
+    rd_out = rd_scipy._empty((frames, cfg.n_loops, cfg.n_virtual, cfg.n_samples))
+    rd_out_fftw = rd_fftw._empty(rd_out.shape) if rd_fftw is not None else None
     hupr = CubeTransform(cfg, CubeParams(kind="vrdae", mode="hupr", backend="scipy"))
     full = CubeTransform(cfg, CubeParams(kind="vrdae", doppler_bins=64, range_bins=(31, 95),
                                          range_window="none", doppler_window="none", backend="scipy"))
@@ -295,19 +297,19 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
                           "OpenRadar organize + range_processing + doppler_processing (int16 in)"))
     except ImportError:
         say("openradar not installed (pip install 'radarkit[bench]'): skipped")
-    pipelines.append(("radarkit-rd-scipy", frames, lambda: rd_scipy(words, copy=False),
+    pipelines.append(("radarkit-rd-scipy", frames, lambda: rd_scipy(words, out=rd_out),
                       "RDPlan: fused numba convert + scipy.fft, 1 thread"))
     if rd_fftw is not None:
         pipelines += [
-            ("radarkit-rd-fftw", frames, lambda: rd_fftw(words, copy=False),
+            ("radarkit-rd-fftw", frames, lambda: rd_fftw(words, out=rd_out_fftw),
              "RDPlan: fused numba convert + planned FFTW, 1 thread"),
             ("radarkit-rd-fftw-w2", frames,
-             lambda: _split_frames(lambda w: rd_fftw(w, copy=False), words, cfg, 2, pool),
+             lambda: _split_frames(rd_fftw, words, cfg, 2, pool),
              "RDPlan FFTW, frames split over 2 threads"),
         ]
     else:
         pipelines.append(("radarkit-rd-scipy-w2", frames,
-                          lambda: _split_frames(lambda w: rd_scipy(w, copy=False), words, cfg, 2, pool),
+                          lambda: _split_frames(rd_scipy, words, cfg, 2, pool),
                           "RDPlan scipy, frames split over 2 threads"))
     sw = words[: small * per]
     pipelines += [

@@ -46,32 +46,28 @@ __all__ = ["RDPlan", "rd_plan_supports", "decode_remove_clutter"]
 def _prepare_rd(words, out, q_first, win, clutter):  # pragma: no cover - compiled
     # words: int16 (F, L, C, 2S); out: float32 (F, L, C, 2S) (complex64 viewed); win: float32 (L, S)
     n_f, n_l, n_c, s2 = words.shape
-    half = s2 // 4
-    acc = np.zeros(s2, dtype=np.float32)
+    acc = np.zeros(s2, dtype=np.float32)  # mean over loops of each word position (contiguous sums)
     inv_l = np.float32(1.0 / n_l)
-    i0, q0 = (2, 0) if q_first else (0, 2)
+    a, b = (2, 0) if q_first else (0, 2)  # offsets of the real / imaginary words in a group of 4
     for f in range(n_f):
         for c in range(n_c):
             acc[:] = 0.0
             if clutter:
                 for lp in range(n_l):
-                    for m in range(half):
-                        acc[4 * m] += words[f, lp, c, 4 * m + i0]
-                        acc[4 * m + 1] += words[f, lp, c, 4 * m + q0]
-                        acc[4 * m + 2] += words[f, lp, c, 4 * m + i0 + 1]
-                        acc[4 * m + 3] += words[f, lp, c, 4 * m + q0 + 1]
+                    row = words[f, lp, c]
+                    for k in range(s2):
+                        acc[k] += row[k]
                 for k in range(s2):
                     acc[k] *= inv_l
             for lp in range(n_l):
-                for m in range(half):
-                    w0 = win[lp, 2 * m]
-                    w1 = win[lp, 2 * m + 1]
-                    out[f, lp, c, 4 * m] = (np.float32(words[f, lp, c, 4 * m + i0]) - acc[4 * m]) * w0
-                    out[f, lp, c, 4 * m + 1] = (np.float32(words[f, lp, c, 4 * m + q0]) - acc[4 * m + 1]) * w0
-                    out[f, lp, c, 4 * m + 2] = ((np.float32(words[f, lp, c, 4 * m + i0 + 1]) - acc[4 * m + 2])
-                                                * w1)
-                    out[f, lp, c, 4 * m + 3] = ((np.float32(words[f, lp, c, 4 * m + q0 + 1]) - acc[4 * m + 3])
-                                                * w1)
+                row = words[f, lp, c]
+                o = out[f, lp, c]
+                w = win[lp]
+                for m in range(s2 // 4):
+                    o[4 * m] = (row[4 * m + a] - acc[4 * m + a]) * w[2 * m]
+                    o[4 * m + 1] = (row[4 * m + b] - acc[4 * m + b]) * w[2 * m]
+                    o[4 * m + 2] = (row[4 * m + a + 1] - acc[4 * m + a + 1]) * w[2 * m + 1]
+                    o[4 * m + 3] = (row[4 * m + b + 1] - acc[4 * m + b + 1]) * w[2 * m + 1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -159,7 +155,7 @@ class RDPlan:
     Examples
     --------
     >>> plan = RDPlan(config)                        # doctest: +SKIP
-    >>> rd = plan(recording.words(0, 16))            # (16, doppler, virtual, range) complex64
+    >>> rd = plan(recording.words(0, 16))  # doctest: +SKIP  (16, doppler, virtual, range) complex64
     """
 
     def __init__(self, config: RadarConfig, range_window: str = "hann", doppler_window: str = "hann",
@@ -193,44 +189,55 @@ class RDPlan:
         c = self.config
         return c.n_loops, c.n_virtual, c.n_samples
 
-    def _buffers(self, n_frames: int):
-        key = n_frames
-        cache = self._local.__dict__.setdefault("buffers", {})
-        if key not in cache:
+    def _empty(self, shape: tuple[int, ...]) -> np.ndarray:
+        if self.backend == "fftw":
+            import pyfftw
+
+            return pyfftw.empty_aligned(shape, dtype=np.complex64)
+        return np.empty(shape, dtype=np.complex64)
+
+    def _frame_buffers(self):
+        """Per-thread one-frame work buffer, Doppler output buffer and FFTW plans."""
+        cached = getattr(self._local, "frame", None)
+        if cached is None:
             c = self.config
-            shape = (n_frames, c.n_loops, c.n_virtual, c.n_samples)
+            shape = (1, c.n_loops, c.n_virtual, c.n_samples)
             if self.backend == "fftw":
                 import pyfftw
 
                 work = pyfftw.empty_aligned(shape, dtype=np.complex64)
-                out = pyfftw.empty_aligned(shape, dtype=np.complex64)
+                dop = pyfftw.empty_aligned(shape, dtype=np.complex64)
                 fwd_range = pyfftw.FFTW(work, work, axes=(3,), threads=1, flags=("FFTW_MEASURE",))
-                fwd_doppler = pyfftw.FFTW(work, out, axes=(1,), threads=1, flags=("FFTW_MEASURE",))
-                cache[key] = (work, out, fwd_range, fwd_doppler)
+                fwd_doppler = pyfftw.FFTW(work, dop, axes=(1,), threads=1, flags=("FFTW_MEASURE",))
+                cached = (work, dop, fwd_range, fwd_doppler)
             else:
-                cache[key] = (np.empty(shape, dtype=np.complex64), None, None, None)
-        return cache[key]
+                cached = (np.empty(shape, dtype=np.complex64), None, None, None)
+            self._local.frame = cached
+        return cached
 
-    def __call__(self, words: np.ndarray, copy: bool = True) -> np.ndarray:
+    def __call__(self, words: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Per-antenna RD cube of whole frames of raw words.
+
+        Frames are processed one at a time through a one-frame work buffer (1.5 MB for the HuPR
+        configuration), so the conversion and both FFTs run in cache and only the result is
+        written to memory.
 
         Parameters
         ----------
         words : ndarray of int16
             ``n_frames * bytes_per_frame / 2`` words in file order (e.g. ``Recording.words``).
-        copy : bool
-            Return a new array (True) or the plan's per-thread output buffer, overwritten by the
-            next call in the same thread (False; saves an allocation when streaming).
+        out : ndarray of complex64, optional
+            Destination of shape ``(n_frames, doppler, virtual_antenna, range)`` (C-contiguous).
 
         Returns
         -------
         ndarray of complex64, shape (n_frames, doppler, virtual_antenna, range)
-            Doppler fftshifted (zero velocity at ``n_loops // 2``).
+            Doppler fftshifted (zero velocity at ``n_loops // 2``); ``out`` when given.
 
         Raises
         ------
         ValueError
-            ``words`` is not a whole number of frames.
+            ``words`` is not a whole number of frames, or ``out`` has the wrong shape or dtype.
         """
         c = self.config
         words = np.ascontiguousarray(words, dtype=np.int16).reshape(-1)
@@ -239,23 +246,35 @@ class RDPlan:
             raise ValueError(f"{words.size} int16 words are not a whole number of frames "
                              f"({per_frame} words each)")
         n_frames = words.size // per_frame
-        work, out, fwd_range, fwd_doppler = self._buffers(n_frames)
-        shape4 = (n_frames, c.n_loops, c.n_virtual, 2 * c.n_samples)
-        _prepare_rd(words.reshape(shape4), work.view(np.float32).reshape(shape4), self._q_first,
-                    self.window, self.clutter_removal)
-        if fwd_range is not None:
-            fwd_range()
-            fwd_doppler()
-            result = out
-        else:
-            result = self._scipy_fft(work, axis=3, workers=1, overwrite_x=True)
-            result = self._scipy_fft(result, axis=1, workers=1, overwrite_x=True)
-        return result.copy() if copy else result
+        shape = (n_frames, c.n_loops, c.n_virtual, c.n_samples)
+        if out is None:
+            out = self._empty(shape)
+        elif out.shape != shape or out.dtype != np.complex64 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous complex64 array of shape {shape}")
+        work, dop, fwd_range, fwd_doppler = self._frame_buffers()
+        shape4 = (1, c.n_loops, c.n_virtual, 2 * c.n_samples)
+        frames = words.reshape(n_frames, *shape4[1:])
+        work_f = work.view(np.float32).reshape(shape4)
+        direct = fwd_doppler is not None and out.ctypes.data % fwd_doppler.output_alignment == 0
+        for f in range(n_frames):
+            _prepare_rd(frames[f:f + 1], work_f, self._q_first, self.window, self.clutter_removal)
+            if fwd_range is not None:
+                fwd_range()
+                if direct:  # the Doppler FFT writes straight into the output frame
+                    fwd_doppler.update_arrays(work, out[f:f + 1])
+                    fwd_doppler.execute()
+                else:
+                    fwd_doppler()
+                    out[f] = dop[0]
+            else:
+                spec = self._scipy_fft(work, axis=3, workers=1, overwrite_x=True)
+                out[f] = self._scipy_fft(spec, axis=1, workers=1, overwrite_x=True)[0]
+        return out
 
     def power(self, words: np.ndarray) -> np.ndarray:
         """RD power summed non-coherently over virtual antennas, float32 ``(n_frames, doppler,
         range)`` (ADC counts squared)."""
-        rd = self(words, copy=False)
+        rd = self(words)
         out = np.empty((rd.shape[0], rd.shape[1], rd.shape[3]), dtype=np.float32)
         _power_sum(rd, out)
         return out
