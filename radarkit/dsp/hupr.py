@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 
 from radarkit.config.radar import RadarConfig
@@ -63,6 +64,22 @@ HUPR_N_ELEVATION = 8
 #: azimuth 2..5, slot 2 -> azimuth 4..7.
 _HUPR_LAYOUT = np.array([[a, 0] for a in range(4)] + [[a, 1] for a in range(2, 6)]
                         + [[a, 0] for a in range(4, 8)], dtype=np.float64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _assemble(spectra, weights, e_first, out):  # pragma: no cover - compiled
+    # out[f, d, e] = inner + weights[e] * elevated (+ outer where e == e_first), one pass
+    n_f, n_d, _, n_a, n_r = spectra.shape
+    for f in range(n_f):
+        for d in range(n_d):
+            for e in range(weights.shape[0]):
+                w = weights[e]
+                for a in range(n_a):
+                    for r in range(n_r):
+                        v = spectra[f, d, 1, a, r] + w * spectra[f, d, 2, a, r]
+                        if e == e_first:
+                            v += spectra[f, d, 0, a, r]
+                        out[f, d, e, a, r] = v
 
 
 def hupr_range_bins(n_range: int = 256) -> np.ndarray:
@@ -210,6 +227,24 @@ def hupr_vrdae(raw: Any, config: RadarConfig, doppler_bins: int = 8,
     # steps 1 (element order), 4, 5 and 8: one matrix over the 12 elements per (frame, Doppler)
     n_r = spec.shape[-1]
     elements = dop[:, :, [0, 2, 1]].reshape(f, doppler_bins, 12, n_r)
-    m = b.const(_hupr_angle_matrix().astype(np.complex64), dop)
-    out = b.matmul_axis(m, elements, 2).reshape(f, doppler_bins, HUPR_N_ELEVATION, HUPR_N_AZIMUTH, n_r)
+    # the (512, 12) matrix has rank-3 structure: three 64-bin azimuth spectra (outer row-0
+    # columns, inner row-0 columns, elevated row) combine with per-elevation weights
+    full = _hupr_angle_matrix().reshape(HUPR_N_ELEVATION, HUPR_N_AZIMUTH, 12)
+    e_first = int(np.flatnonzero(_flip_shift_index(HUPR_N_ELEVATION) == 0)[0])
+    e_other = (e_first + 1) % HUPR_N_ELEVATION
+    outer_cols, inner_cols, elev_cols = [0, 1, 6, 7], [2, 3, 4, 5], [8, 9, 10, 11]
+    m3 = np.zeros((3, HUPR_N_AZIMUTH, 12), dtype=np.complex128)
+    m3[0][:, outer_cols] = full[e_first][:, outer_cols]
+    m3[1][:, inner_cols] = full[e_other][:, inner_cols]
+    m3[2][:, elev_cols] = full[0][:, elev_cols] / np.exp(-2j * np.pi * _flip_shift_index(8)[0] / 8)
+    weights = np.exp(-2j * np.pi * _flip_shift_index(HUPR_N_ELEVATION) / HUPR_N_ELEVATION)
+    spectra = b.matmul_axis(b.const(m3.reshape(-1, 12).astype(np.complex64), dop), elements, 2)
+    spectra = spectra.reshape(f, doppler_bins, 3, HUPR_N_AZIMUTH, n_r)
+    if b.name == "torch":
+        w = b.const(weights.astype(np.complex64)[None, None, :, None, None], dop)
+        out = spectra[:, :, 1:2] + w * spectra[:, :, 2:3]
+        out[:, :, e_first] += spectra[:, :, 0]
+    else:
+        out = np.empty((f, doppler_bins, HUPR_N_ELEVATION, HUPR_N_AZIMUTH, n_r), dtype=np.complex64)
+        _assemble(np.ascontiguousarray(spectra), weights.astype(np.complex64), e_first, out)
     return out  # (F, D, 8, 64, R)
