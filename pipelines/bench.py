@@ -49,7 +49,7 @@ import numpy as np
 from radarkit.atomic import atomic_output
 from radarkit.config.presets import get_preset
 from radarkit.config.radar import RadarConfig
-from radarkit.dsp.backends import available_backends
+from radarkit.dsp.backends import available_backends, single_threaded_kernels
 from radarkit.dsp.windows import get_window
 
 __all__ = ["BenchResult", "run_bench", "format_table", "write_json"]
@@ -171,11 +171,16 @@ def _openradar_rd(words: np.ndarray, cfg: RadarConfig) -> list[np.ndarray]:
     return out
 
 
-def _split_frames(fn: Callable[[np.ndarray], Any], words: np.ndarray, cfg: RadarConfig,
-                  workers: int, pool: ThreadPoolExecutor, chunk: int = 4) -> None:
+def _split_frames(fn: Callable[..., Any], words: np.ndarray, cfg: RadarConfig, pool: ThreadPoolExecutor,
+                  out: np.ndarray | None = None, chunk: int = 8) -> None:
+    """Run ``fn`` on chunks of frames in the pool's threads (into slices of ``out`` when given)."""
     per = cfg.bytes_per_frame // 2
     n = words.size // per
-    futures = [pool.submit(fn, words[a * per:min(a + chunk, n) * per]) for a in range(0, n, chunk)]
+    futures = []
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        args = (words[a * per:b * per],)
+        futures.append(pool.submit(fn, *args) if out is None else pool.submit(fn, *args, out=out[a:b]))
     for fut in futures:
         fut.result()
 
@@ -304,19 +309,19 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
             ("radarkit-rd-fftw", frames, lambda: rd_fftw(words, out=rd_out_fftw),
              "RDPlan: fused numba convert + planned FFTW, 1 thread"),
             ("radarkit-rd-fftw-w2", frames,
-             lambda: _split_frames(rd_fftw, words, cfg, 2, pool),
+             lambda: _split_frames(rd_fftw, words, cfg, pool, rd_out_fftw),
              "RDPlan FFTW, frames split over 2 threads"),
         ]
     else:
         pipelines.append(("radarkit-rd-scipy-w2", frames,
-                          lambda: _split_frames(rd_scipy, words, cfg, 2, pool),
+                          lambda: _split_frames(rd_scipy, words, cfg, pool, rd_out),
                           "RDPlan scipy, frames split over 2 threads"))
     sw = words[: small * per]
     pipelines += [
         ("radarkit-vrdae-hupr", small, lambda: hupr(sw), "HuPR VRDAEMap (8 Doppler bins), 1 thread"),
-        ("radarkit-vrdae-hupr-w2", small, lambda: _split_frames(hupr, sw, cfg, 2, pool),
+        ("radarkit-vrdae-hupr-w2", small, lambda: _split_frames(hupr, sw, cfg, pool),
          "HuPR VRDAEMap, 2 threads"),
-        ("radarkit-4d-full-w2", small, lambda: _split_frames(full, sw, cfg, 2, pool),
+        ("radarkit-4d-full-w2", small, lambda: _split_frames(full, sw, cfg, pool),
          "full 4-D cube 64 range x 64 Doppler x 64 azimuth x 8 elevation, 2 threads"),
     ]
     one = decode_frames(words[:per], cfg)[0]
@@ -325,7 +330,8 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
         pipelines = [p for p in pipelines if p[0] == "numpy" or p[0].startswith(tuple(include))]
     for name, n, fn, note in pipelines:
         say(f"timing {name} ...")
-        secs, peak = _time(fn, repeats)
+        with single_threaded_kernels():
+            secs, peak = _time(fn, repeats)
         results.append(BenchResult(name, n, secs, n / secs, 0.0, peak, note))
     if include is None or any("hupr-script".startswith(i) for i in include):
         say("timing hupr-script (1 frame) ...")

@@ -10,7 +10,8 @@ each other). radarkit's kernels are single-threaded: scipy.fft runs with ``worke
 plans use one thread, numba kernels are serial, and the torch back end on CPU sets
 ``torch.set_num_threads(1)`` only when asked (``TorchBackend(threads=1)``). Parallelism comes from
 splitting frames across worker threads (``radarkit cube --workers N``); every kernel releases the
-GIL (numba ``nogil``, scipy.fft, FFTW, torch).
+GIL (numba ``nogil``, scipy.fft, FFTW, torch). The BLAS behind the angle kinds' matrix products is
+limited to one thread while cubes are written (:func:`single_threaded_kernels`).
 
 References
 ----------
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Backend", "NumpyBackend", "ScipyBackend", "FFTWBackend", "TorchBackend", "BACKENDS",
-           "get_backend", "available_backends"]
+           "get_backend", "available_backends", "single_threaded_kernels"]
 
 #: Back-end names accepted by :func:`get_backend`.
 BACKENDS = ("numpy", "scipy", "fftw", "torch")
@@ -242,6 +243,19 @@ class TorchBackend(Backend):
 
     def __repr__(self) -> str:
         return f"<radarkit torch backend on {self.device}>"
+
+
+def single_threaded_kernels():
+    """Context manager limiting BLAS/OpenMP thread pools (OpenBLAS, MKL, OpenMP) to one thread.
+
+    radarkit's cube workers are threads that each run single-threaded kernels; a BLAS library
+    spinning up its own threads inside each of them would oversubscribe the cores (the matrix
+    products of the angle kinds go through BLAS). Uses ``threadpoolctl``; torch's own pool is not
+    touched (see :class:`TorchBackend`).
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 _CACHE: dict[tuple[str, str], Backend] = {}

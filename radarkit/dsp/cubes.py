@@ -28,7 +28,7 @@ from radarkit.atomic import check_output_path, sha256_file
 from radarkit.axis import Axis
 from radarkit.config.radar import RadarConfig
 from radarkit.dsp.axes import CUBE_KINDS, axes
-from radarkit.dsp.backends import BACKENDS, get_backend
+from radarkit.dsp.backends import BACKENDS, get_backend, single_threaded_kernels
 from radarkit.dsp.hupr import check_hupr_config, hupr_vrdae
 from radarkit.dsp.kinds import (
     angle_spectra,
@@ -410,7 +410,7 @@ def write_cube(
         scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
         return (parts / scale.reshape((-1,) + (1,) * (parts.ndim - 1))).astype(np.float16), scale
 
-    with ThreadPoolExecutor(max_workers=1) as hash_pool, \
+    with single_threaded_kernels(), ThreadPoolExecutor(max_workers=1) as hash_pool, \
             ThreadPoolExecutor(max_workers=workers) as pool:
         hashes = hash_pool.submit(source_records, recording.paths)
         dtype = np.float16 if half else params.dtype
