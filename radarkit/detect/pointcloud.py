@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 
 from radarkit.config.radar import RadarConfig
@@ -54,6 +53,7 @@ from radarkit.dsp.angle import (
     virtual_array_grid,
 )
 from radarkit.dsp.axes import range_axis, velocity_axis
+from radarkit.dsp.plan import rd_power
 from radarkit.dsp.range_doppler import range_doppler
 
 __all__ = [
@@ -371,37 +371,6 @@ def _capon_azimuths(neighbours, rows, elevation, comp, config, params) -> np.nda
             step = grid_az[1] - grid_az[0]
             cache[key] = float(np.clip(grid_az[b[0]] + d[0] * step, -np.pi / 2, np.pi / 2))
         out[m] = cache[key]
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _power_sum(rd, out):  # pragma: no cover - compiled
-    n_f, n_d, n_v, n_r = rd.shape
-    for f in range(n_f):
-        for d in range(n_d):
-            for r in range(n_r):
-                out[f, d, r] = 0.0
-            for v in range(n_v):
-                for r in range(n_r):
-                    x = rd[f, d, v, r]
-                    out[f, d, r] += x.real * x.real + x.imag * x.imag
-
-
-def rd_power(rd: np.ndarray) -> np.ndarray:
-    """Power of a per-antenna RD cube summed over the virtual antennas (non-coherent integration).
-
-    Parameters
-    ----------
-    rd : ndarray of complex64, shape (frame, doppler, virtual, range)
-
-    Returns
-    -------
-    ndarray of float32, shape (frame, doppler, range)
-        ``sum_v |X_v|^2`` (ADC counts squared).
-    """
-    rd = np.ascontiguousarray(rd, dtype=np.complex64)
-    out = np.empty((rd.shape[0], rd.shape[1], rd.shape[3]), dtype=np.float32)
-    _power_sum(rd, out)
     return out
 
 

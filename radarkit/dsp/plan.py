@@ -39,7 +39,7 @@ from radarkit.config.radar import RadarConfig
 from radarkit.dsp.windows import get_window
 from radarkit.io.layout import resolve_iq_flag
 
-__all__ = ["RDPlan", "rd_plan_supports", "decode_remove_clutter"]
+__all__ = ["RDPlan", "rd_plan_supports", "rd_power", "decode_remove_clutter"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -84,6 +84,24 @@ def _power_sum(rd, out):  # pragma: no cover - compiled
                 for r in range(n_r):
                     x = rd[f, d, v, r]
                     out[f, d, r] += x.real * x.real + x.imag * x.imag
+
+
+def rd_power(rd: np.ndarray) -> np.ndarray:
+    """Power of a per-antenna RD cube summed over the virtual antennas (non-coherent integration).
+
+    Parameters
+    ----------
+    rd : ndarray of complex64, shape (frame, doppler, virtual_antenna, range)
+
+    Returns
+    -------
+    ndarray of float32, shape (frame, doppler, range)
+        ``sum_v |X_v|^2`` (ADC counts squared), in one numba pass.
+    """
+    rd = np.ascontiguousarray(rd, dtype=np.complex64)
+    out = np.empty((rd.shape[0], rd.shape[1], rd.shape[3]), dtype=np.float32)
+    _power_sum(rd, out)
+    return out
 
 
 def rd_plan_supports(config: RadarConfig, n_range: int | None = None, n_doppler: int | None = None,
@@ -275,7 +293,4 @@ class RDPlan:
     def power(self, words: np.ndarray) -> np.ndarray:
         """RD power summed non-coherently over virtual antennas, float32 ``(n_frames, doppler,
         range)`` (ADC counts squared)."""
-        rd = self(words)
-        out = np.empty((rd.shape[0], rd.shape[1], rd.shape[3]), dtype=np.float32)
-        _power_sum(rd, out)
-        return out
+        return rd_power(self(words))
