@@ -317,11 +317,12 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
                           lambda: _split_frames(rd_scipy, words, cfg, pool, rd_out),
                           "RDPlan scipy, frames split over 2 threads"))
     sw = words[: small * per]
+    full_out = np.empty((small, 64, 8, 64, 64), dtype=np.complex64)  # reused, as rd_out
     pipelines += [
         ("radarkit-vrdae-hupr", small, lambda: hupr(sw), "HuPR VRDAEMap (8 Doppler bins), 1 thread"),
         ("radarkit-vrdae-hupr-w2", small, lambda: _split_frames(hupr, sw, cfg, pool),
          "HuPR VRDAEMap, 2 threads"),
-        ("radarkit-4d-full-w2", small, lambda: _split_frames(full, sw, cfg, pool),
+        ("radarkit-4d-full-w2", small, lambda: _split_frames(full, sw, cfg, pool, full_out),
          "full 4-D cube 64 range x 64 Doppler x 64 azimuth x 8 elevation, 2 threads"),
     ]
     one = decode_frames(words[:per], cfg)[0]

@@ -210,3 +210,15 @@ def test_rd_hot_path_equals_generic_chain(backend, iq_order):
     power = plan.power(words)
     ref_p = make_cube(decoded, cfg, CubeParams(kind="rd", output="power", backend="numpy"))
     assert np.abs(power - ref_p).max() <= 1e-5 * ref_p.max()
+
+
+@pytest.mark.parametrize("board", ["IWR1843BOOST", "AWR1843AOP"])
+def test_row_factorisation_equals_the_dense_angle_matrix(board):
+    from radarkit.dsp.angle import virtual_angle_matrix, virtual_row_matrices
+
+    cfg = CFG3.replace(board=board)
+    dense = virtual_angle_matrix(cfg, 16, 8, "hann", "hamming").reshape(8, 16, cfg.n_virtual)
+    a, e = virtual_row_matrices(cfg, 16, 8, "hann", "hamming")
+    rows = a.reshape(e.shape[1], 16, cfg.n_virtual)
+    composed = np.einsum("ki,iav->kav", e, rows)
+    np.testing.assert_allclose(composed, dense, rtol=0, atol=1e-5)

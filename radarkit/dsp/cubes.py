@@ -194,7 +194,7 @@ def check_cube_config(config: RadarConfig, params: CubeParams) -> None:
 
 
 def make_cube(raw: Any, config: RadarConfig, params: CubeParams | None = None,
-              prewindowed: bool = False, backend: Any = None) -> Any:
+              prewindowed: bool = False, backend: Any = None, out: np.ndarray | None = None) -> Any:
     """Compute a cube of ``params.kind`` from raw frames.
 
     Parameters
@@ -210,6 +210,8 @@ def make_cube(raw: Any, config: RadarConfig, params: CubeParams | None = None,
         The range window was already applied while parsing (fused), so it is not applied again.
     backend : Backend, optional
         A back-end instance overriding ``params.backend`` (e.g. a torch back end on a chosen device).
+    out : ndarray, optional
+        Destination for complex ``vrdae`` cubes in ``full`` mode on numpy back ends (buffer reuse).
 
     Returns
     -------
@@ -245,8 +247,9 @@ def make_cube(raw: Any, config: RadarConfig, params: CubeParams | None = None,
     awin = None if params.angle_window == "none" else params.angle_window
     if kind == "vrdae":
         kept = keep_doppler_bins(rd, params.doppler_bins)
+        direct = out if params.output == "complex" else None
         cube = angle_spectra(kept, config, b, params.n_azimuth, params.n_elevation, awin, awin,
-                             params.tdm_compensation, doppler_fft_length=n_dop)
+                             params.tdm_compensation, doppler_fft_length=n_dop, out=direct)
         return power_output(cube, params.output, b)
     elevation = params.n_elevation if kind == "rae" else None
     cube = angle_spectra(rd, config, b, params.n_azimuth, elevation, awin, awin, params.tdm_compensation)
@@ -297,9 +300,12 @@ class CubeTransform:
                                params.clutter_removal, params.backend)
         self.fused = params.mode != "hupr" and params.range_window != "none"
         self.window = _range_window_array(config, params) if self.fused else None
+        self._no_clutter = (dataclasses.replace(params, clutter_removal=False)
+                            if params.mode != "hupr" else params)
 
-    def __call__(self, words: np.ndarray) -> np.ndarray:
-        """Cube (numpy, ``params.dtype``) of the whole frames in ``words`` (int16, file order)."""
+    def __call__(self, words: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Cube (numpy, ``params.dtype``) of the whole frames in ``words`` (int16, file order);
+        ``out`` is an optional destination for complex ``vrdae`` cubes (see :func:`make_cube`)."""
         p = self.params
         if self.plan is not None:
             if p.per_antenna:
@@ -310,8 +316,12 @@ class CubeTransform:
             raw = decode_remove_clutter(words, self.config)
             cube = hupr_vrdae(raw, self.config, p.doppler_bins, self.backend, clutter_removed=True)
             return self.backend.to_numpy(power_output(cube, p.output, self.backend))
-        raw = decode_frames(words, self.config, window=self.window)
-        cube = make_cube(raw, self.config, p, prewindowed=self.fused, backend=self.backend)
+        if p.clutter_removal and rd_plan_supports(self.config):  # one pass: decode, clutter, window
+            raw = decode_remove_clutter(words, self.config, window=self.window)
+            p = self._no_clutter
+        else:
+            raw = decode_frames(words, self.config, window=self.window)
+        cube = make_cube(raw, self.config, p, prewindowed=self.fused, backend=self.backend, out=out)
         return self.backend.to_numpy(cube)
 
 
