@@ -222,3 +222,23 @@ def test_row_factorisation_equals_the_dense_angle_matrix(board):
     rows = a.reshape(e.shape[1], 16, cfg.n_virtual)
     composed = np.einsum("ki,iav->kav", e, rows)
     np.testing.assert_allclose(composed, dense, rtol=0, atol=1e-5)
+
+
+def test_torch_backend_inside_a_dataloader():
+    """Cubes computed on the fly in a torch Dataset, batched by a DataLoader, equal numpy's."""
+    torch = pytest.importorskip("torch")
+    raw, _ = _target_raw(CFG3, n_frames=4, noise=3.0)
+    params = CubeParams(kind="vrdae", backend="torch", n_azimuth=N_AZ, doppler_bins=4)
+
+    class Frames(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(raw)
+
+        def __getitem__(self, i):
+            return make_cube(torch.from_numpy(raw[i:i + 1]), CFG3, params)[0]
+
+    batches = list(torch.utils.data.DataLoader(Frames(), batch_size=2))
+    got = torch.cat(batches).numpy()
+    ref = make_cube(raw, CFG3, CubeParams(kind="vrdae", backend="numpy", n_azimuth=N_AZ, doppler_bins=4))
+    assert got.shape == ref.shape == (4, 4, 8, N_AZ, CFG3.n_samples)
+    assert np.abs(got - ref).max() <= 1e-5 * np.abs(ref).max()
