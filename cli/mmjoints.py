@@ -92,12 +92,23 @@ def train_mmjoints(dataset, out, estimator, noise_m, skeleton, sequences, epochs
 def describe(poses_path, points_path, model_path, out, batch, device, force) -> None:
     """Add mmJoints' sensing score xi and reliability score kappa to every joint of a pose file.
 
+    The poses file holds 3-D poses (metres, radar frame), or 2-D keypoints of a camera-space
+    estimator with their camera (radarkit.data.mmjoints.write_keypoints), which are lifted to 3-D
+    at the depth of the person's radar points.
+
     Frame f of the poses is described with point-cloud frames f-K+1..f of the points file (the
     first frame repeated at the start). Writes poses, xi, kappa and joints5 = (x, y, z, xi,
     kappa) with provenance.
     """
     from radarkit.atomic import check_output_path
-    from radarkit.data.mmjoints import POINT_FEATURES, cloud_arrays, read_poses, write_descriptors
+    from radarkit.data.mmjoints import (
+        POINT_FEATURES,
+        cloud_arrays,
+        lift_keypoints,
+        read_keypoints,
+        read_poses,
+        write_descriptors,
+    )
     from radarkit.dsp.cubes import source_records
     from radarkit.errors import CheckpointError, StoreError
     from radarkit.io.points import read_points
@@ -106,8 +117,19 @@ def describe(poses_path, points_path, model_path, out, batch, device, force) -> 
     from radarkit.train.mmjoints import collate_point_windows, load_mmjoints, point_windows
 
     check_output_path(out, force, inputs=[poses_path, points_path, model_path])
-    poses, skeleton, _ = read_poses(poses_path)
     stored = read_points(points_path)
+    try:
+        poses, skeleton, _ = read_poses(poses_path)
+    except StoreError as err:
+        if "no 'poses' dataset" not in str(err):
+            raise
+        # 2-D keypoints of a camera-space estimator (HuPR, MAEPose): lift them with the points
+        keypoints, skeleton, camera = read_keypoints(poses_path)
+        xyz = cloud_arrays(stored.table, stored.offsets, ("x", "y", "z"))
+        if len(xyz) != len(keypoints):
+            raise StoreError(f"{len(xyz)} point-cloud frames for {len(keypoints)} keypoint frames",
+                             source=points_path) from None
+        poses = lift_keypoints(keypoints, xyz, camera)
     dev = select_device(device)
     model, meta = load_mmjoints(model_path, map_location=dev)
     if model.hparams["n_joints"] != poses.shape[1]:

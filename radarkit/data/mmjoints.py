@@ -50,6 +50,7 @@ from radarkit.detect.cfar import CfarParams
 from radarkit.detect.pointcloud import PointCloud, PointCloudParams, points_from_rd
 from radarkit.errors import StoreError
 from radarkit.metrics.descriptors import DescriptorStats, ground_truth_descriptors
+from radarkit.sim.camera import PinholeCamera, keypoint_bbox
 from radarkit.skeleton import Skeleton, get_skeleton
 
 __all__ = [
@@ -65,6 +66,9 @@ __all__ = [
     "load_sim_sequences",
     "legs_ignored_estimator",
     "noisy_estimator",
+    "lift_keypoints",
+    "write_keypoints",
+    "read_keypoints",
     "descriptor_targets",
     "activity_windows",
     "write_poses",
@@ -561,6 +565,107 @@ def read_poses(path: str | os.PathLike) -> tuple[np.ndarray, str, dict[str, Any]
     except (KeyError, ValueError) as err:
         raise StoreError(f"skeleton {name!r} does not fit poses {poses.shape}: {err}", source=path) from None
     return poses, sk.name, attrs
+
+
+def lift_keypoints(keypoints: np.ndarray, clouds: Sequence[np.ndarray], camera: PinholeCamera,
+                   default_depth_m: float = 3.0) -> np.ndarray:
+    """Lift 2-D keypoints (a camera-space pose estimator's output, e.g. HuPR or MAEPose) to 3-D.
+
+    Each frame's depth (distance along boresight) is the median ``y`` of the radar points that
+    project into the frame's keypoint box (the person's points), else of all the frame's points,
+    else ``default_depth_m``; every joint of the frame is unprojected at that depth
+    (:meth:`radarkit.sim.camera.PinholeCamera.unproject`). The camera and the radar share the scene
+    frame (``radarkit.sim``: the horizontal radar's frame).
+
+    Parameters
+    ----------
+    keypoints : ndarray, shape (F, J, 2)
+        Pixel coordinates in the camera's image.
+    clouds : sequence of F ndarrays, shape (N_f, >= 3)
+        Per-frame points with ``x, y, z`` (m) first.
+    camera : PinholeCamera
+    default_depth_m : float
+        Depth for frames without points.
+
+    Returns
+    -------
+    ndarray of float32, shape (F, J, 3)
+        Metres, radar frame.
+
+    Raises
+    ------
+    ValueError
+        Frame counts that differ, or a non-positive default depth.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[-1] != 2 or len(clouds) != len(kp):
+        raise ValueError(f"keypoints must be (F, J, 2) with one point cloud per frame, got {kp.shape} "
+                         f"and {len(clouds)} clouds")
+    if default_depth_m <= 0:
+        raise ValueError("default_depth_m must be positive")
+    boxes = keypoint_bbox(kp, margin=0.2)
+    depth = np.full(len(kp), float(default_depth_m))
+    for f, cloud in enumerate(clouds):
+        xyz = np.asarray(cloud, dtype=np.float64)[:, :3]
+        xyz = xyz[xyz[:, 1] > camera.position_m[1] + 0.1]  # in front of the camera
+        if not len(xyz):
+            continue
+        uv = camera.project(xyz)
+        x0, y0, x1, y1 = boxes[f]
+        inside = (uv[:, 0] >= x0) & (uv[:, 0] <= x1) & (uv[:, 1] >= y0) & (uv[:, 1] <= y1)
+        ys = xyz[inside, 1] if inside.any() else xyz[:, 1]
+        depth[f] = float(np.median(ys)) - camera.position_m[1]
+    return camera.unproject(kp, depth[:, None])
+
+
+def write_keypoints(path: str | os.PathLike, keypoints: np.ndarray, skeleton: Skeleton | str,
+                    camera: PinholeCamera, attrs: dict[str, Any] | None = None,
+                    force: bool = False) -> Path:
+    """Write 2-D keypoints with their camera to a radarkit poses file, atomically.
+
+    Layout as :func:`write_poses`, with dataset ``keypoints`` ``(frame, joint, 2)`` float32 (pixels)
+    instead of ``poses``, and root attributes ``camera_position_m``, ``image_size``,
+    ``camera_fov_rad``. ``radarkit describe`` lifts them to 3-D with :func:`lift_keypoints`.
+
+    Raises
+    ------
+    ValueError
+        Shape does not fit the skeleton.
+    StoreError
+        Output exists (without ``force``) or cannot be written.
+    """
+    sk = get_skeleton(skeleton)
+    kp = np.asarray(keypoints, dtype=np.float32)
+    if kp.ndim != 3 or kp.shape[1:] != (sk.n_joints, 2):
+        raise ValueError(f"keypoints must be (frame, {sk.n_joints}, 2) for {sk.name}, got {kp.shape}")
+    with atomic_output(path, force) as tmp, h5py.File(tmp, "w") as f:
+        ds = f.create_dataset("keypoints", data=kp)
+        ds.attrs["units"] = "px"
+        f.attrs.update({"format": POSES_FORMAT, "format_version": 1, "skeleton": sk.name,
+                        "joints": json.dumps(list(sk.joints)),
+                        "camera_position_m": np.asarray(camera.position_m, dtype=np.float64),
+                        "image_size": np.asarray(camera.image_size, dtype=np.int64),
+                        "camera_fov_rad": float(camera.fov_rad), **_provenance(attrs)})
+    return Path(path)
+
+
+def read_keypoints(path: str | os.PathLike) -> tuple[np.ndarray, str, PinholeCamera]:
+    """Read a keypoints file written by :func:`write_keypoints`: ``(keypoints (F, J, 2) float32,
+    skeleton name, camera)``.
+
+    Raises
+    ------
+    StoreError
+        Missing file, not a poses file, or no ``keypoints`` dataset.
+    """
+    with _open(path, POSES_FORMAT) as f:
+        if "keypoints" not in f:
+            raise StoreError("no 'keypoints' dataset", source=path)
+        kp = f["keypoints"][()].astype(np.float32)
+        a = dict(f.attrs)
+    camera = PinholeCamera(tuple(float(v) for v in a["camera_position_m"]),
+                           tuple(int(v) for v in a["image_size"]), float(a["camera_fov_rad"]))
+    return kp, str(a.get("skeleton", "")), camera
 
 
 def write_descriptors(path: str | os.PathLike, poses: np.ndarray, xi: np.ndarray, kappa: np.ndarray,

@@ -67,6 +67,36 @@ class PinholeCamera:
         v = 0.5 * self.image_size[1] - f * p[..., 2] / depth
         return np.stack([u, v], axis=-1).astype(np.float32)
 
+    def unproject(self, uv: np.ndarray, depth_m: np.ndarray | float) -> np.ndarray:
+        """3-D points that project to ``uv`` at the given depth (inverse of :meth:`project`).
+
+        Parameters
+        ----------
+        uv : ndarray of float, shape (..., 2)
+            Pixel coordinates.
+        depth_m : float or ndarray broadcastable to ``uv.shape[:-1]``
+            Distance in front of the camera along +y (m), ``y - y_c``.
+
+        Returns
+        -------
+        ndarray of float32, shape (..., 3)
+            Scene-frame positions (m).
+
+        Raises
+        ------
+        ValueError
+            A depth that is not positive.
+        """
+        uv = np.asarray(uv, dtype=np.float64)
+        depth = np.broadcast_to(np.asarray(depth_m, dtype=np.float64), uv.shape[:-1])
+        if np.any(depth <= 0):
+            raise ValueError("depth must be positive (in front of the camera)")
+        f = self.focal_px
+        c = np.asarray(self.position_m, dtype=np.float64)
+        x = c[0] + (uv[..., 0] - 0.5 * self.image_size[0]) * depth / f
+        z = c[2] - (uv[..., 1] - 0.5 * self.image_size[1]) * depth / f
+        return np.stack([x, c[1] + depth, z], axis=-1).astype(np.float32)
+
 
 def keypoint_bbox(keypoints: np.ndarray, margin: float = 0.1,
                   image_size: tuple[int, int] | None = None) -> np.ndarray:
