@@ -254,7 +254,8 @@ def evaluate() -> None:
 
 #: Modules under ``radarkit.cli`` that add commands: each defines ``register(cli)`` and imports its
 #: heavy dependencies inside the command bodies, so start-up stays light.
-COMMAND_MODULES: tuple[str, ...] = ("simulate", "detect", "plot", "bench", "mmjoints")
+COMMAND_MODULES: tuple[str, ...] = ("simulate", "detect", "plot", "bench", "mmjoints",
+                                     "train_maepose")
 
 
 def _register_commands() -> None:
