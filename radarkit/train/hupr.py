@@ -1,0 +1,377 @@
+"""HuPR training and evaluation: optimiser, training step, prediction and OKS-AP evaluation.
+
+Training follows HuPR section 5.2 (``learned-models.md``): Adam, learning rate 1e-4, weight decay
+1e-4, batch 20, learning rate x0.999 every 2000 iterations, loss ``BCE(initial) + alpha *
+BCE(refined)`` against Gaussian heatmaps (:func:`radarkit.models.hupr.hupr_loss`). The epoch loop,
+checkpoints, metric logs and resuming are :func:`radarkit.train.loop.fit`'s.
+
+Evaluation follows HuPR section 5.1 and the official ``evaluate``/``evaluateEach``: arg-max of
+each refined heatmap times 4 gives 256-pixel keypoints; the person score is the mean of the 14
+maxima; COCO keypoint AP with HuPR's OKS sigmas (:data:`radarkit.skeleton.HUPR14`), ground-truth
+area half the annotated box, box ``(x0, y0, w, h)`` from the annotation, maxDets 20
+(:func:`radarkit.metrics.keypoints.evaluate_keypoints`, equal to pycocotools).
+
+References
+----------
+.. [1] S.-P. Lee et al., "HuPR: A Benchmark for Human Pose Estimation Using Millimeter Wave Radar",
+   WACV 2023, sections 4.3, 5.1, 5.2; official repository (``tools/runner.py``, read for
+   understanding).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from radarkit.data.heatmaps import decode_heatmaps
+from radarkit.data.hupr import HuPRWindows
+from radarkit.metrics.keypoints import evaluate_keypoints
+from radarkit.models.hupr import HuPR, HuPRConfig, get_config, hupr_loss
+from radarkit.skeleton import HUPR14
+from radarkit.train.checkpoint import Checkpoint, load_checkpoint, read_header
+from radarkit.train.loop import fit, move_to, select_device
+
+__all__ = [
+    "MODEL_NAME",
+    "HuPRTrainConfig",
+    "make_optimizer",
+    "hupr_step",
+    "predict_hupr",
+    "score_predictions",
+    "evaluate_hupr",
+    "train_hupr",
+    "load_hupr",
+]
+
+#: Model name recorded in (and checked against) checkpoints.
+MODEL_NAME = "hupr"
+
+
+@dataclass(frozen=True)
+class HuPRTrainConfig:
+    """Training hyper-parameters (defaults: HuPR section 5.2).
+
+    Attributes
+    ----------
+    lr : float
+        Adam learning rate (paper: 1e-4).
+    weight_decay : float
+        Adam weight decay (paper: 1e-4).
+    batch_size : int
+        Windows per batch (paper: 20).
+    lr_step : int
+        Iterations between learning-rate decays (paper: 2000).
+    lr_gamma : float
+        Decay factor (paper: 0.999).
+    alpha : float
+        Weight of the PRGCN term of the loss (paper: 1).
+    step : int
+        Use every ``step``-th frame as a training window centre (official ``sampling_ratio``).
+    eval_step : int
+        The same for per-epoch validation.
+    num_workers : int
+        ``DataLoader`` worker processes (0: load in the training process).
+    grad_clip : float or None
+        Clip the global gradient norm (None: off, as the paper).
+    """
+
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    batch_size: int = 20
+    lr_step: int = 2000
+    lr_gamma: float = 0.999
+    alpha: float = 1.0
+    step: int = 1
+    eval_step: int = 1
+    num_workers: int = 0
+    grad_clip: float | None = None
+
+    def to_dict(self) -> dict:
+        """Plain dictionary (for checkpoints)."""
+        return asdict(self)
+
+
+def make_optimizer(model: torch.nn.Module, config: HuPRTrainConfig | None = None
+                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+    """Adam and the per-iteration step decay of HuPR section 5.2.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    config : HuPRTrainConfig, optional
+        Default: the paper's settings.
+
+    Returns
+    -------
+    optimizer : torch.optim.Adam
+    scheduler : torch.optim.lr_scheduler.StepLR
+        Stepped after every optimiser step (``step_size=lr_step``, ``gamma=lr_gamma``).
+    """
+    cfg = config or HuPRTrainConfig()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+    return optimizer, scheduler
+
+
+def hupr_step(model: HuPR, batch: dict[str, torch.Tensor], device: torch.device,
+              alpha: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of one batch (:func:`radarkit.models.hupr.hupr_loss`), for :func:`radarkit.train.loop.fit`.
+
+    Parameters
+    ----------
+    model : HuPR
+    batch : dict
+        :class:`radarkit.data.hupr.HuPRWindows` samples collated: ``hori``, ``vert`` ``(B, T, K,
+        2, R, A, E)``, ``heatmaps`` ``(B, J, H, W)``, ``weights`` ``(B, J)``.
+    device : torch.device
+    alpha : float
+        Weight of the refined-heatmap term (paper: 1).
+
+    Returns
+    -------
+    loss : Tensor
+        Scalar ``BCE(initial) + alpha * BCE(refined)``.
+    extras : dict
+        ``loss_initial`` and ``loss_refined`` (floats).
+    """
+    b = move_to({k: batch[k] for k in ("hori", "vert", "heatmaps", "weights")}, device)
+    initial, refined = model.forward_logits(b["hori"], b["vert"])
+    l_init = hupr_loss(initial, refined, b["heatmaps"], alpha=0.0, weight=b["weights"])
+    l_ref = hupr_loss(refined, refined, b["heatmaps"], alpha=0.0, weight=b["weights"])
+    return l_init + alpha * l_ref, {"loss_initial": float(l_init.detach()),
+                                    "loss_refined": float(l_ref.detach())}
+
+
+@torch.no_grad()
+def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device | None = "auto",
+                 batch_size: int = 8, num_workers: int = 0,
+                 progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """Keypoints of every sample of ``dataset`` from the refined heatmaps (arg-max x stride).
+
+    Parameters
+    ----------
+    model : HuPR
+        Put in evaluation mode and moved to ``device``.
+    dataset : HuPRWindows
+    device : str or torch.device
+        See :func:`radarkit.train.loop.select_device`.
+    batch_size, num_workers : int
+        ``DataLoader`` settings (samples in dataset order).
+    progress : callable, optional
+        Called with the number of samples done after each batch.
+
+    Returns
+    -------
+    dict
+        ``keypoints`` float32 ``(N, J, 2)`` image pixels; ``joint_scores`` float32 ``(N, J)``
+        (heatmap maxima); ``scores`` float32 ``(N,)`` (their mean, HuPR's person score);
+        ``image_ids`` int64 ``(N,)``.
+
+    References
+    ----------
+    HuPR section 5.1 (arg-max x 4 -> 256-pixel coordinates).
+    """
+    dev = select_device(device)
+    model.to(dev).eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    kps, jscores, ids = [], [], []
+    done = 0
+    for batch in loader:
+        _, refined = model(batch["hori"].to(dev), batch["vert"].to(dev))
+        xy, sc = decode_heatmaps(refined, stride=dataset.stride)
+        kps.append(xy)
+        jscores.append(sc)
+        ids.append(batch["image_id"].numpy())
+        done += len(xy)
+        if progress is not None:
+            progress(done)
+    joint_scores = np.concatenate(jscores).astype(np.float32)
+    return {"keypoints": np.concatenate(kps).astype(np.float32), "joint_scores": joint_scores,
+            "scores": joint_scores.mean(axis=1), "image_ids": np.concatenate(ids).astype(np.int64)}
+
+
+def score_predictions(dataset: HuPRWindows, keypoints: np.ndarray,
+                      scores: np.ndarray | None = None) -> dict[str, float]:
+    """HuPR's COCO keypoint AP of one prediction per sample of ``dataset``.
+
+    Parameters
+    ----------
+    dataset : HuPRWindows
+        Supplies the ground truth (:meth:`HuPRWindows.ground_truth`).
+    keypoints : array_like, shape (N, J, 2)
+        Predicted keypoints (image pixels) in dataset order.
+    scores : array_like, shape (N,), optional
+        Person scores (default all 1).
+
+    Returns
+    -------
+    dict of str to float
+        ``AP``, ``AP50``, ``AP75``, ``AR`` and ``AP_<joint>`` for the HuPR-14 joints, in [0, 1].
+
+    References
+    ----------
+    HuPR section 5.1; official ``evaluate``/``evaluateEach`` (area = box area / 2).
+    """
+    gt = dataset.ground_truth()
+    n = len(gt["image_ids"])
+    scores = np.ones(n) if scores is None else np.asarray(scores, dtype=np.float64)
+    return evaluate_keypoints(gt["keypoints"], gt["image_ids"], np.asarray(keypoints), scores,
+                              gt["image_ids"], HUPR14.sigmas, joint_names=HUPR14.joints,
+                              gt_areas=gt["areas"], gt_bboxes=gt["bboxes"])
+
+
+def evaluate_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device | None = "auto",
+                  batch_size: int = 8, num_workers: int = 0,
+                  progress: Callable[[int], None] | None = None
+                  ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Predict every sample and score the predictions (:func:`predict_hupr`,
+    :func:`score_predictions`).
+
+    Returns
+    -------
+    metrics : dict of str to float
+        ``AP``, ``AP50``, ``AP75``, ``AR``, per-joint ``AP_<joint>`` (in [0, 1]).
+    predictions : dict
+        :func:`predict_hupr`'s output.
+    """
+    preds = predict_hupr(model, dataset, device, batch_size, num_workers, progress)
+    return score_predictions(dataset, preds["keypoints"], preds["scores"]), preds
+
+
+def train_hupr(
+    train_set: HuPRWindows,
+    out_dir: str | os.PathLike,
+    model_config: HuPRConfig | str = "small",
+    train_config: HuPRTrainConfig | None = None,
+    *,
+    epochs: int = 10,
+    val_set: HuPRWindows | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    device: str | torch.device | None = "auto",
+    data_info: dict | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = None,
+) -> tuple[HuPR, list[dict]]:
+    """Train HuPR on ``train_set`` with a checkpoint and a metrics row after each epoch.
+
+    Parameters
+    ----------
+    train_set : HuPRWindows
+        Training windows (shuffled every epoch, seeded).
+    out_dir : str or os.PathLike
+        Run folder: ``last.ckpt`` (every epoch, atomic), ``best.ckpt`` (highest validation AP
+        when ``val_set`` is given), ``metrics.csv`` and ``metrics.json``.
+    model_config : HuPRConfig or str
+        Architecture or preset name (``"small"``, ``"paper"``).
+    train_config : HuPRTrainConfig, optional
+        Default: the paper's settings.
+    epochs : int
+        Total epochs (with ``resume``, including those done).
+    val_set : HuPRWindows, optional
+        Scored after each epoch (``val_AP``, ``val_AP50``, ``val_AP75``).
+    resume : bool
+        Continue from ``out_dir/last.ckpt`` (a different architecture raises CheckpointError).
+    seed : int
+        Seed of initialisation, shuffling and every epoch.
+    device : str or torch.device
+        ``"auto"``: CUDA when available, else CPU.
+    data_info : dict, optional
+        Stored in the checkpoint configuration (e.g. the dataset folder and splits).
+    progress : bool
+        Progress bars with the running loss.
+    echo : callable, optional
+        Receives one line per epoch.
+
+    Returns
+    -------
+    model : HuPR
+        The model after the last epoch.
+    rows : list of dict
+        Metrics per epoch.
+
+    Raises
+    ------
+    CheckpointError
+        ``resume`` from a damaged or different checkpoint.
+    ValueError
+        Window or heatmap sizes of ``train_set`` that do not fit the model.
+    """
+    from radarkit.train.loop import seed_everything
+
+    cfg = get_config(model_config) if isinstance(model_config, str) else model_config
+    tcfg = train_config or HuPRTrainConfig()
+    if train_set.n_frames != cfg.n_frames or train_set.n_doppler != cfg.n_doppler:
+        raise ValueError(f"dataset windows ({train_set.n_frames} frames, {train_set.n_doppler} "
+                         f"Doppler bins) do not fit the model ({cfg.n_frames}, {cfg.n_doppler})")
+    if train_set.heatmap_size != cfg.n_range or cfg.n_range != cfg.n_azimuth:
+        raise ValueError(f"heatmaps of {train_set.heatmap_size} px need a square model grid of that "
+                         f"size, got {cfg.n_range} x {cfg.n_azimuth}")
+    seed_everything(seed)
+    model = HuPR(cfg)
+    optimizer, scheduler = make_optimizer(model, tcfg)
+    loader = DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True,
+                        num_workers=tcfg.num_workers, drop_last=False)
+    eval_fn = None
+    if val_set is not None and len(val_set):
+        def eval_fn(m: torch.nn.Module, dev: torch.device) -> dict[str, float]:
+            metrics, _ = evaluate_hupr(m, val_set, dev, batch_size=tcfg.batch_size,
+                                       num_workers=tcfg.num_workers)
+            return {f"val_{k}": metrics[k] for k in ("AP", "AP50", "AP75")}
+
+    config = {"model": cfg.to_dict(), "train": tcfg.to_dict(), "seed": seed,
+              "data": dict(data_info or {})}
+    rows = fit(model, optimizer, loader,
+               lambda m, b, d: hupr_step(m, b, d, tcfg.alpha),
+               epochs=epochs, out_dir=out_dir, name=MODEL_NAME, config=config, eval_fn=eval_fn,
+               scheduler=scheduler, resume=resume, seed=seed, device=device,
+               monitor="val_AP" if eval_fn is not None else None, grad_clip=tcfg.grad_clip,
+               progress=progress, echo=echo)
+    return model, rows
+
+
+def load_hupr(path: str | os.PathLike, device: str | torch.device | None = "cpu"
+              ) -> tuple[HuPR, Checkpoint]:
+    """Rebuild a HuPR model from a checkpoint written by :func:`train_hupr`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Checkpoint file (``last.ckpt``, ``best.ckpt``, ...).
+    device : str or torch.device
+        Where the model goes (``"auto"``: CUDA when available).
+
+    Returns
+    -------
+    model : HuPR
+        In evaluation mode, on ``device``.
+    checkpoint : Checkpoint
+        Header, configuration and metrics.
+
+    Raises
+    ------
+    CheckpointError
+        Damaged file, another model's checkpoint, or weights that do not fit the stored
+        configuration.
+    """
+    from radarkit.errors import CheckpointError
+
+    header = read_header(path)
+    if header.get("model") != MODEL_NAME:
+        raise CheckpointError(f"checkpoint is for model {header.get('model')!r}, expected "
+                              f"{MODEL_NAME!r}", source=Path(path))
+    try:
+        cfg = HuPRConfig(**header["config"]["model"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"no usable HuPR configuration in the checkpoint ({err})",
+                              source=Path(path)) from None
+    model = HuPR(cfg)
+    dev = select_device(device)
+    ckpt = load_checkpoint(path, model, name=MODEL_NAME, map_location="cpu")
+    return model.to(dev).eval(), ckpt

@@ -1,0 +1,141 @@
+"""``radarkit train hupr`` / ``radarkit eval hupr`` and radarkit.train.hupr on a tiny simulated dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from radarkit.cli.main import cli
+from radarkit.config.presets import get_preset
+from radarkit.data.hupr import hupr_cube_dataset
+from radarkit.pipelines.train_hupr_sim import mean_pose_baseline
+from radarkit.sim.dataset import write_dataset
+from radarkit.skeleton import HUPR14
+from radarkit.train.checkpoint import read_header
+from radarkit.train.hupr import HuPRTrainConfig, load_hupr, score_predictions, train_hupr
+
+torch.set_num_threads(1)
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("hupr_cli") / "data"
+    write_dataset(root, get_preset("hupr"), scene="hupr", n_subjects=2, seconds=1.0, seed=1)
+    return root
+
+
+def test_train_resume_and_eval_commands(data: Path, tmp_path: Path):
+    run = tmp_path / "run"
+    common = ["--data", data, "--filters", "2", "--batch-size", "2", "--step", "5", "--threads", "1",
+              "--out", run, "-q"]
+    res = invoke("train", "hupr", "--epochs", "1", *common)
+    assert res.exit_code == 0, res.output
+    splits = json.loads((data / "splits.json").read_text())["sequences"]
+    assert (data / "cubes_vrdae" / splits["train"][0] / "hori.h5").exists()  # built on first use
+    assert not (data / "cubes_vrdae" / splits["test"][0]).exists()  # only what the run needs
+    rows = json.loads((run / "metrics.json").read_text())
+    assert [r["epoch"] for r in rows] == [1] and np.isfinite(rows[0]["train_loss"])
+    assert rows[0]["steps"] == 1  # 10 frames, every 5th is a window centre, batch 2
+    head = read_header(run / "last.ckpt")
+    assert head["model"] == "hupr" and head["config"]["model"]["n_filters"] == 2
+    assert head["config"]["train"]["lr"] == pytest.approx(1e-4)  # paper default
+    res = invoke("train", "hupr", "--epochs", "2", "--resume", *common)
+    assert res.exit_code == 0, res.output
+    rows = json.loads((run / "metrics.json").read_text())
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert (run / "metrics.csv").read_text().count("\n") == 3
+
+    preds, metrics = tmp_path / "preds.json", tmp_path / "metrics.json"
+    res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--split", "test",
+                 "--step", "5", "--out", preds, "--metrics", metrics, "-q")
+    assert res.exit_code == 0, res.output
+    assert "AP" in res.output and "R_Wrist" in res.output
+    results = json.loads(preds.read_text())
+    assert len(results) == 2 and all(len(r["keypoints"]) == 14 * 3 for r in results)
+    ids = {r["image_id"] for r in results}
+    test_seq = json.loads((data / "splits.json").read_text())["hupr"]["test"][0]
+    assert ids == {test_seq * 100_000, test_seq * 100_000 + 5}
+    doc = json.loads(metrics.read_text())
+    assert 0.0 <= doc["metrics"]["AP"] <= 1.0
+    assert len([k for k in doc["metrics"] if k.startswith("AP_")]) == 14
+    res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--out", preds, "-q")
+    assert res.exit_code != 0 and "exists" in res.output  # no overwrite without --force
+
+
+def test_eval_rejects_corrupt_checkpoint(data: Path, tmp_path: Path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"RADARKIT-CKPT\n{\"format\": 1, \"payload_bytes\": 10, \"sha256\": \"00\"}\nxx")
+    res = invoke("eval", "hupr", "--checkpoint", bad, "--data", data, "--out", tmp_path / "p.json")
+    assert res.exit_code == 1
+    assert "bad.ckpt" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(data: Path, tmp_path: Path):
+    ds = hupr_cube_dataset(data, "train", step=5)
+    model, rows = train_hupr(ds, tmp_path / "run", "small", HuPRTrainConfig(batch_size=2, lr=1e-3),
+                             epochs=1, device="cpu", progress=False)
+    assert len(rows) == 1
+    loaded, ckpt = load_hupr(tmp_path / "run" / "last.ckpt")
+    assert ckpt.epoch == 1 and loaded.config == model.config
+    s = ds[0]
+    model.eval()
+    with torch.no_grad():
+        a = model(s["hori"][None], s["vert"][None])[1]
+        b = loaded(s["hori"][None], s["vert"][None])[1]
+    assert torch.equal(a, b)
+
+
+def test_scores_equal_pycocotools_with_hupr_ground_truth(data: Path):
+    """AP with HuPR's ground-truth construction (area = annotated box / 2) equals pycocotools."""
+    pytest.importorskip("pycocotools")
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    ds = hupr_cube_dataset(data, "train+test")
+    gt = ds.ground_truth()
+    rng = np.random.default_rng(0)
+    pred = gt["keypoints"][:, :, :2] + rng.normal(0, 3.0, gt["keypoints"][:, :, :2].shape)
+    scores = rng.uniform(0.2, 1.0, len(pred))
+    ours = score_predictions(ds, pred, scores)
+
+    coco = COCO()
+    coco.dataset = {
+        "images": [{"id": int(i)} for i in gt["image_ids"]],
+        "categories": [{"id": 1, "name": "person", "keypoints": list(HUPR14.joints)}],
+        "annotations": [{"id": int(i), "image_id": int(i), "category_id": 1, "iscrowd": 0,
+                         "num_keypoints": 14, "keypoints": k.reshape(-1).tolist(),
+                         "bbox": b.tolist(), "area": float(a)}
+                        for i, k, b, a in zip(gt["image_ids"], gt["keypoints"], gt["bboxes"],
+                                              gt["areas"], strict=True)]}
+    coco.createIndex()
+    dets = coco.loadRes([{"image_id": int(i), "category_id": 1, "score": float(s),
+                          "keypoints": np.concatenate([p, np.ones((14, 1))], 1).reshape(-1).tolist()}
+                         for i, p, s in zip(gt["image_ids"], pred, scores, strict=True)])
+    ev = COCOeval(coco, dets, "keypoints")
+    ev.params.kpt_oks_sigmas = np.asarray(HUPR14.sigmas)
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    assert ours["AP"] == pytest.approx(ev.stats[0], abs=1e-6)
+    assert ours["AP50"] == pytest.approx(ev.stats[1], abs=1e-6)
+    assert ours["AP75"] == pytest.approx(ev.stats[2], abs=1e-6)
+    assert 0.05 < ours["AP"] < 0.95  # a non-trivial case
+
+
+def test_mean_pose_baseline_is_worse_than_truth(data: Path):
+    ds = hupr_cube_dataset(data, "train+test")
+    kp = np.concatenate([s.keypoints for s in ds.sequences])
+    base = mean_pose_baseline(kp, len(ds))
+    assert base.shape == (len(ds), 14, 2)
+    np.testing.assert_allclose(base[3], kp.mean(axis=0), rtol=1e-5)
+    assert score_predictions(ds, kp)["AP"] == pytest.approx(1.0)
+    assert score_predictions(ds, base)["AP"] < 0.9
