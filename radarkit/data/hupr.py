@@ -425,28 +425,13 @@ def ensure_cubes(
         Bad dataset layout, configuration or output (see :func:`radarkit.dsp.sequences.
         plan_sequence_cubes`).
     """
-    from radarkit.dsp.cubes import CubeParams, write_cube
-    from radarkit.dsp.sequences import plan_sequence_cubes
-    from radarkit.io.recording import Recording
+    from radarkit.dsp.cubes import CubeParams
+    from radarkit.dsp.sequences import write_sequence_cubes
 
     out = Path(cubes_dir) if cubes_dir is not None else default_cube_dir(data_dir)
-    params = CubeParams(kind="vrdae", mode="hupr")
-    wanted = None if sequences is None else set(sequences)
-    jobs = [j for j in plan_sequence_cubes(data_dir, out)
-            if not j[2].exists() and (wanted is None or j[2].parent.name in wanted)]
-    done = [0, 0]
-    for parts, cfg, target in jobs:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        base = tuple(done)
-
-        def report(frames: int, nbytes: int, base=base) -> None:
-            done[0], done[1] = base[0] + frames, base[1] + nbytes
-            if progress is not None:
-                progress(*done)
-
-        with Recording(parts, cfg) as rec:
-            write_cube(rec, target, params, progress=report, workers=workers, storage="float16",
-                       command="radarkit.data.hupr.ensure_cubes")
+    write_sequence_cubes(data_dir, out, CubeParams(kind="vrdae", mode="hupr"), workers=workers,
+                         storage="float16", progress=progress, command="radarkit.data.hupr.ensure_cubes",
+                         only_missing=True, sequences=None if sequences is None else set(sequences))
     return out
 
 

@@ -21,7 +21,7 @@ S.-P. Lee et al., "HuPR", WACV 2023 (dataset layout: ``single_<n>/{hori,vert}``)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from radarkit.config.loaders import load_config
@@ -144,6 +144,8 @@ def write_sequence_cubes(
     iq_order: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     command: str | None = None,
+    only_missing: bool = False,
+    sequences: Collection[str] | None = None,
 ) -> list[Path]:
     """Write one cube file per radar of every sequence under ``root`` (see module docstring).
 
@@ -162,6 +164,10 @@ def write_sequence_cubes(
         Overrides the configurations' IQ order.
     progress : callable, optional
         ``progress(frames_done, bytes_done)`` over all files together.
+    only_missing : bool
+        Skip radars whose output file already exists (instead of refusing it).
+    sequences : collection of str, optional
+        Only these sequence folders (by name) of a dataset folder.
 
     Returns
     -------
@@ -178,7 +184,9 @@ def write_sequence_cubes(
     StoreError
         An output exists (without ``force``).
     """
-    jobs = plan_sequence_cubes(root, out_dir, config)
+    jobs = [j for j in plan_sequence_cubes(root, out_dir, config)
+            if not (only_missing and j[2].exists())
+            and (sequences is None or j[2].parent.name in sequences)]
     done = [0, 0]
     written = []
     for parts, cfg, target in jobs:
