@@ -49,6 +49,7 @@ from radarkit.atomic import atomic_output
 from radarkit.detect.cfar import CfarParams
 from radarkit.detect.pointcloud import PointCloud, PointCloudParams, points_from_rd
 from radarkit.errors import StoreError
+from radarkit.io.store import open_hdf5
 from radarkit.metrics.descriptors import DescriptorStats, ground_truth_descriptors
 from radarkit.sim.camera import PinholeCamera, keypoint_bbox
 from radarkit.skeleton import Skeleton, get_skeleton
@@ -520,17 +521,7 @@ def write_poses(path: str | os.PathLike, poses: np.ndarray, skeleton: Skeleton |
 
 
 def _open(path: str | os.PathLike, fmt: str) -> h5py.File:
-    path = Path(path)
-    if not path.exists():
-        raise StoreError("file not found", source=path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise StoreError("not an HDF5 file (or unreadable)", source=path) from None
-    if f.attrs.get("format") != fmt:
-        f.close()
-        raise StoreError(f"not a {fmt} file (format attribute)", source=path)
-    return f
+    return open_hdf5(path, fmt)
 
 
 def read_poses(path: str | os.PathLike) -> tuple[np.ndarray, str, dict[str, Any]]:

@@ -36,6 +36,7 @@ from radarkit._version import __version__
 from radarkit.atomic import atomic_output
 from radarkit.config.radar import RadarConfig
 from radarkit.errors import ConfigError, StoreError
+from radarkit.io.store import open_hdf5
 
 __all__ = ["POINTS_FORMAT", "POINTS_FORMAT_VERSION", "PointsWriter", "StoredPoints", "read_points",
            "write_points", "export_csv", "is_points_file"]
@@ -271,13 +272,7 @@ def read_points(path: str | os.PathLike) -> StoredPoints:
         Missing file, not HDF5, not a radarkit points file, inconsistent offsets.
     """
     path = Path(path)
-    if not path.exists():
-        raise StoreError("file not found", source=path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise StoreError("not an HDF5 file (or unreadable)", source=path) from None
-    with f:
+    with open_hdf5(path) as f:
         if f.attrs.get("format") != POINTS_FORMAT or "points" not in f or "frame_offsets" not in f:
             raise StoreError("not a radarkit points file (no 'points' group / format attribute)",
                              source=path)

@@ -35,11 +35,44 @@ from radarkit.axis import Axis
 from radarkit.config.radar import RadarConfig
 from radarkit.errors import ConfigError, StoreError
 
-__all__ = ["CubeWriter", "CubeFile", "open_cube", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["CubeWriter", "CubeFile", "open_cube", "open_hdf5", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "radarkit-cube"
 FORMAT_VERSION = 1
 _JSON_ATTRS = ("radar_config", "processing", "sources", "capture")
+
+
+def open_hdf5(path: str | os.PathLike, fmt: str | None = None) -> h5py.File:
+    """Open a radarkit HDF5 file for reading, checking its ``format`` attribute.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    fmt : str, optional
+        Required value of the root ``format`` attribute (``"radarkit-cube"``, ``"radarkit-points"``,
+        ...); None accepts any HDF5 file.
+
+    Returns
+    -------
+    h5py.File
+        Open read-only; the caller closes it.
+
+    Raises
+    ------
+    StoreError
+        Missing file, not HDF5, or another format (the message names the file).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError("file not found", source=path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise StoreError("not an HDF5 file (or unreadable)", source=path) from None
+    if fmt is not None and f.attrs.get("format") != fmt:
+        f.close()
+        raise StoreError(f"not a {fmt} file (format attribute)", source=path)
+    return f
 
 
 class CubeWriter:
