@@ -1043,6 +1043,12 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
+def _preset_kwargs(preset: str, keys, overrides: dict) -> dict:
+    if preset not in PRESETS:
+        raise KeyError(f"unknown MAEPose preset {preset!r} (known: {', '.join(PRESETS)})")
+    return {**{k: v for k, v in PRESETS[preset].items() if k in keys}, **overrides}
+
+
 def build_pretrain(preset: str = "paper", **overrides) -> MAEPosePretrain:
     """Stage-1 model of a named preset (:data:`PRESETS`), with keyword overrides.
 
@@ -1051,10 +1057,7 @@ def build_pretrain(preset: str = "paper", **overrides) -> MAEPosePretrain:
     KeyError
         Unknown preset.
     """
-    if preset not in PRESETS:
-        raise KeyError(f"unknown MAEPose preset {preset!r} (known: {', '.join(PRESETS)})")
-    kw = {k: v for k, v in PRESETS[preset].items() if k in _PRETRAIN_KEYS}
-    return MAEPosePretrain(**{**kw, **overrides})
+    return MAEPosePretrain(**_preset_kwargs(preset, _PRETRAIN_KEYS, overrides))
 
 
 def build_finetune(preset: str = "paper", **overrides) -> MAEPose:
@@ -1065,7 +1068,4 @@ def build_finetune(preset: str = "paper", **overrides) -> MAEPose:
     KeyError
         Unknown preset.
     """
-    if preset not in PRESETS:
-        raise KeyError(f"unknown MAEPose preset {preset!r} (known: {', '.join(PRESETS)})")
-    kw = {k: v for k, v in PRESETS[preset].items() if k in _FINETUNE_KEYS}
-    return MAEPose(**{**kw, **overrides})
+    return MAEPose(**_preset_kwargs(preset, _FINETUNE_KEYS, overrides))
