@@ -127,6 +127,16 @@ def test_awr1843aop_grid_gives_azimuth_and_elevation():
     assert abs(e_wrong - np.argmin(np.abs(el_axis - 0.3))) >= 2  # bins away
 
 
+@pytest.mark.parametrize("cfg", [CFG2, CFG3], ids=["2tx", "3tx"])
+def test_rad_keeps_doppler_bins_and_axes_agree(cfg):
+    raw, v = _target_raw(cfg)
+    params = CubeParams(kind="rad", n_azimuth=N_AZ, doppler_bins=12)
+    cube = make_cube(raw, cfg, params)
+    axes = cube_axes(cfg, params, (0, 1))
+    assert cube.shape == tuple(len(a) for a in axes) and cube.shape[1] == 12
+    _check_peak(cube, axes, _expected(cfg, v))
+
+
 def test_vrdae_keeps_doppler_bins_around_zero():
     params = CubeParams(kind="vrdae", n_azimuth=N_AZ)
     axes = cube_axes(CFG3, params, (0, 1))

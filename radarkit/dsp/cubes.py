@@ -252,7 +252,10 @@ def make_cube(raw: Any, config: RadarConfig, params: CubeParams | None = None,
                              params.tdm_compensation, doppler_fft_length=n_dop, out=direct)
         return power_output(cube, params.output, b)
     elevation = params.n_elevation if kind == "rae" else None
-    cube = angle_spectra(rd, config, b, params.n_azimuth, elevation, awin, awin, params.tdm_compensation)
+    if kind == "rad" and params.doppler_bins is not None:
+        rd = keep_doppler_bins(rd, params.doppler_bins)
+    cube = angle_spectra(rd, config, b, params.n_azimuth, elevation, awin, awin, params.tdm_compensation,
+                         doppler_fft_length=n_dop)
     return power_output(cube, params.output, b, None if kind == "rad" else 1)
 
 
