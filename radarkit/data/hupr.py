@@ -65,6 +65,7 @@ __all__ = [
     "default_cube_dir",
     "ensure_cubes",
     "HuPRWindows",
+    "cube_sequences",
     "hupr_cube_dataset",
     "hupr_official_dataset",
 ]
@@ -658,16 +659,46 @@ def hupr_cube_dataset(data_dir: str | os.PathLike, split: str | Sequence[str] = 
     cubes = Path(cubes_dir) if cubes_dir is not None else default_cube_dir(data_dir)
     if build:
         ensure_cubes(data_dir, cubes, names, workers, progress)
+    seqs = cube_sequences(data_dir, names, cubes, "build it with radarkit cube ... --kind vrdae "
+                          "--mode hupr --storage float16")
+    return HuPRWindows(seqs, **kwargs)
+
+
+def cube_sequences(data_dir: str | os.PathLike, names: Sequence[str], cubes_dir: str | os.PathLike,
+                   hint: str = "") -> list[HuPRSequence]:
+    """Annotated sequences whose frames come from per-radar cube files ``CUBES/<name>/<radar>.h5``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        Dataset folder (``<name>/annot/hrnet_annot.json`` per sequence).
+    names : sequence of str
+        Sequence folder names (``single_<n>``).
+    cubes_dir : str or os.PathLike
+        Cube root.
+    hint : str
+        How to build a missing cube file (appended to the error).
+
+    Returns
+    -------
+    list of HuPRSequence
+
+    Raises
+    ------
+    StoreError
+        Missing annotations or cube files, or a folder name without a number.
+    """
+    data_dir, cubes = Path(data_dir), Path(cubes_dir)
     seqs = []
     for name in names:
         kp, box = load_hrnet_blocks(data_dir / name / "annot" / "hrnet_annot.json")
         sources = {r: cubes / name / f"{r}.h5" for r in RADARS}
         for path in sources.values():
             if not path.exists():
-                raise StoreError("cube file missing (build it with radarkit cube ... --kind vrdae "
-                                 "--mode hupr --storage float16)", source=path)
+                raise StoreError(f"cube file missing ({hint})" if hint else "cube file missing",
+                                 source=path)
         seqs.append(HuPRSequence(name, _sequence_number(name), kp, box, sources, "cube"))
-    return HuPRWindows(seqs, **kwargs)
+    return seqs
 
 
 def hupr_official_dataset(root: str | os.PathLike, phase: str = "train",

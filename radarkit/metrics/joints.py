@@ -7,6 +7,8 @@ Every leading axis (sample, frame, ...) is averaged over. An optional ``visible`
 
 * MPJPE: mean per-joint position error, the mean Euclidean distance between predicted and true joints
   over all joints and frames ([1]_ section 4.4).
+* MPJVE: mean per-joint velocity error, the mean Euclidean distance between predicted and true
+  frame-to-frame joint displacements (jitter; a constant offset gives 0).
 * PCK@t: percentage of correct keypoints, the fraction of joints whose Euclidean error is at most
   ``t`` (``t`` = 0.05 m for PCK@5cm in [1]_); returned as a fraction in [0, 1].
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["joint_distances", "mpjpe", "mpjpe_per_joint", "pck", "pck_per_joint"]
+__all__ = ["joint_distances", "mpjpe", "mpjpe_per_joint", "mpjve", "sequence_mpjve", "pck", "pck_per_joint"]
 
 
 def _check(pred: np.ndarray, target: np.ndarray,
@@ -184,3 +186,80 @@ def pck_per_joint(pred: np.ndarray, target: np.ndarray, threshold: float = 0.05,
     n = v.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, (ok & v).sum(axis=0) / n, np.nan)
+
+
+def mpjve(pred: np.ndarray, target: np.ndarray, visible: np.ndarray | None = None,
+          axis: int = 0) -> float:
+    """Mean per-joint velocity error: mean Euclidean distance of frame-to-frame joint displacements.
+
+    ``mean_{t, j} || (p[t+1, j] - p[t, j]) - (g[t+1, j] - g[t, j]) ||`` over consecutive frames of
+    one sequence (and every other leading axis). It measures jitter: a constant offset of the
+    prediction gives 0.
+
+    Parameters
+    ----------
+    pred, target : ndarray, shape (..., frame, ..., J, D), D = 2 or 3
+        Joint positions (pixels or metres) of consecutive frames along ``axis``.
+    visible : ndarray of bool, shape (..., J), optional
+        A displacement counts when the joint is visible in both frames.
+    axis : int
+        Frame axis (not one of the last two).
+
+    Returns
+    -------
+    float
+        In the positions' unit per frame; NaN with fewer than 2 frames or no visible pair.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, the last axis is not 2 or 3, ``visible`` has the wrong shape, or ``axis``
+        is a joint/coordinate axis.
+
+    References
+    ----------
+    D. Pavllo et al., CVPR 2019, section 5 (MPJVE); milliMamba (arXiv:2512.20128) velocity loss.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape or pred.ndim < 3 or pred.shape[-1] not in (2, 3):
+        raise ValueError(f"pred and target must share a shape (..., frame, J, 2|3), got {pred.shape} "
+                         f"and {target.shape}")
+    ax = axis % pred.ndim
+    if ax >= pred.ndim - 2:
+        raise ValueError(f"axis {axis} is a joint or coordinate axis")
+    if pred.shape[ax] < 2:
+        return float("nan")
+    err = np.linalg.norm(np.diff(pred, axis=ax) - np.diff(target, axis=ax), axis=-1)
+    if visible is None:
+        return float(err.mean())
+    vis = np.asarray(visible, dtype=bool)
+    if vis.shape != pred.shape[:-1]:
+        raise ValueError(f"visible must have shape {pred.shape[:-1]}, got {vis.shape}")
+    n = vis.shape[ax]
+    both = np.take(vis, range(1, n), axis=ax) & np.take(vis, range(n - 1), axis=ax)
+    return float(err[both].mean()) if both.any() else float("nan")
+
+
+def sequence_mpjve(pred: np.ndarray, target: np.ndarray, offsets: np.ndarray) -> float:
+    """:func:`mpjve` over several sequences stored one after another (no pair across a boundary).
+
+    Parameters
+    ----------
+    pred, target : ndarray, shape (N, J, D)
+        Per-frame joints of all sequences, concatenated.
+    offsets : ndarray of int, shape (S + 1,)
+        Row of each sequence's first frame, then ``N``.
+
+    Returns
+    -------
+    float
+        Mean over all consecutive-frame pairs of all sequences (each pair weighs the same).
+    """
+    errs = []
+    for a, b in zip(offsets[:-1], offsets[1:], strict=True):
+        if b - a >= 2:
+            d = np.diff(np.asarray(pred[a:b], np.float64), axis=0) - np.diff(np.asarray(target[a:b],
+                                                                                        np.float64), axis=0)
+            errs.append(np.linalg.norm(d, axis=-1).reshape(-1))
+    return float(np.concatenate(errs).mean()) if errs else float("nan")
