@@ -13,11 +13,18 @@ For each sequence length ``T`` the script measures, on one batch of random compl
 
 A least-squares line through each quantity against ``T`` gives its per-frame slope and R^2, and the
 ratio ``value(32) / value(8)`` is reported (4.0 for linear growth without a constant term).
-Target (issue 10): the encoder's cost grows linearly with ``T``. The HuPR comparison at equal
-sequence length is not part of this script yet.
+Target (issue 10): the encoder's cost grows linearly with ``T``.
+
+With ``--hupr`` it also compares milliMamba and HuPR (both ``small``) at equal sequence length
+``T``, one sequence (batch 1 by default, ``--hupr-batch``): milliMamba runs **once** on the T frames
+and predicts its ``n_out_frames`` central frames; HuPR needs an 8-frame window per frame, so
+labelling the T frames means **T windows** (run as one batch of T). For each: forward latency (no
+grad), latency per predicted frame, activation memory kept for backward, and on CUDA the peak
+allocated memory of a forward + backward. (To label every frame, milliMamba slides by
+``n_out_frames``: ``T / n_out_frames`` passes, which the per-frame latency accounts for.)
 
 Usage: ``python benchmarks/bench_millimamba.py [--preset small] [--batch 2] [--frames 8 12 16 24 32]
-[--device cpu] [--repeats 3] [--json out.json]``
+[--device cpu] [--repeats 3] [--hupr] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -111,6 +118,61 @@ def measure(module: nn.Module, inputs: tuple[torch.Tensor, torch.Tensor], repeat
     return {k: round(v, 4) for k, v in row.items()}
 
 
+class HuPRPerFrame(nn.Module):
+    """HuPR labelling every frame of a sequence: one 8-frame window per frame, batched; refined maps out."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, hori: torch.Tensor, vert: torch.Tensor) -> torch.Tensor:
+        return self.model(hori, vert)[1]
+
+
+def measure_forward(module: nn.Module, inputs: tuple[torch.Tensor, torch.Tensor], repeats: int,
+                    device: torch.device) -> dict[str, float]:
+    """Forward latency (no grad), activation memory kept for backward and (CUDA) peak memory."""
+    def forward_no_grad() -> None:
+        with torch.no_grad():
+            module(*inputs)
+
+    row = {"forward_ms": 1e3 * _time(forward_no_grad, repeats, device),
+           "activation_mb": _saved_bytes(lambda: module(*inputs)) / 2**20}
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        module(*inputs).float().square().mean().backward()
+        row["cuda_peak_mb"] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    return row
+
+
+def compare_hupr(model: MilliMamba, frames: list[int], batch: int, repeats: int,
+                 device: torch.device) -> dict[str, list[dict[str, float]]]:
+    """milliMamba once per T-frame sequence vs HuPR once per frame (T windows), both ``small``."""
+    from radarkit.models.hupr import HuPR, get_config
+
+    hupr_cfg = get_config("small")
+    hupr = HuPRPerFrame(HuPR(hupr_cfg)).to(device)
+    c = model.config
+    rows: dict[str, list[dict[str, float]]] = {"millimamba_per_sequence": [], "hupr_per_frame_windows": []}
+    for t in frames:
+        shape = (batch, t, c.n_doppler, c.n_angle, c.n_range)
+        mm_in = tuple(torch.randn(shape, dtype=torch.complex64, device=device) for _ in range(2))
+        row = measure_forward(model, mm_in, repeats, device)
+        row["ms_per_predicted_frame"] = row["forward_ms"] / (batch * c.n_out_frames)
+        rows["millimamba_per_sequence"].append({"frames": t, **{k: round(v, 3) for k, v in row.items()}})
+        del mm_in
+        hupr_in = tuple(torch.randn(hupr_cfg.input_shape(batch * t), device=device) for _ in range(2))
+        row = measure_forward(hupr, hupr_in, repeats, device)
+        row["ms_per_predicted_frame"] = row["forward_ms"] / (batch * t)
+        rows["hupr_per_frame_windows"].append({"frames": t, **{k: round(v, 3) for k, v in row.items()}})
+        del hupr_in
+        for name, table in rows.items():
+            values = " ".join(f"{k}={v}" for k, v in table[-1].items() if k != "frames")
+            print(f"{name:28s} T={t:3d} {values}", file=sys.stderr, flush=True)
+    return rows
+
+
 def linear_fit(frames: list[int], values: list[float]) -> dict[str, float]:
     """Slope per frame, intercept, R^2 of a least-squares line, and value(T_max) / value(T_min)."""
     x, y = np.asarray(frames, float), np.asarray(values, float)
@@ -130,6 +192,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-baseline", action="store_true", help="skip the attention baseline")
+    parser.add_argument("--hupr", action="store_true",
+                        help="also compare with HuPR small at equal sequence length")
+    parser.add_argument("--hupr-frames", type=int, nargs="+", default=[8, 16, 32])
+    parser.add_argument("--hupr-batch", type=int, default=1, help="sequences per batch in the comparison")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.threads:
@@ -178,6 +244,13 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "python": sys.version.split()[0], "torch": torch.__version__},
     }
+    if args.hupr:
+        model.eval()
+        table = compare_hupr(model, args.hupr_frames, args.hupr_batch, args.repeats, device)
+        result["hupr_comparison"] = {
+            "batch": args.hupr_batch, "rows": table,
+            "linear_fits": {name: {key: linear_fit(args.hupr_frames, [r[key] for r in t])
+                                   for key in t[0] if key != "frames"} for name, t in table.items()}}
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, "w") as fh:
