@@ -255,7 +255,7 @@ def evaluate() -> None:
 #: Modules under ``radarkit.cli`` that add commands: each defines ``register(cli)`` and imports its
 #: heavy dependencies inside the command bodies, so start-up stays light.
 COMMAND_MODULES: tuple[str, ...] = ("simulate", "detect", "plot", "bench", "train_hupr", "mmjoints",
-                                     "train_maepose", "train_awc", "train_millimamba")
+                                     "train_maepose", "train_awc", "train_millimamba", "run")
 
 
 def _register_commands() -> None:
