@@ -1,4 +1,5 @@
-"""The ``radarkit`` command: version, ``cube`` against the Python API, ``info``, ``demo``, imports."""
+"""The ``radarkit`` command: version, ``cube`` against the Python API, ``info``, imports (``demo``:
+``test_demo.py``)."""
 
 from __future__ import annotations
 
@@ -180,22 +181,6 @@ def test_cube_with_demo_preset(tmp_path: Path) -> None:
         assert f.shape == (2, preset.n_loops, preset.n_samples)
         assert f.config == preset.replace(n_frames=2)
         assert_same_cube(f.cube[()], expected, "dB")
-
-
-# ---------------------------------------------------------------------- demo
-def test_demo_command(tmp_path: Path) -> None:
-    out = tmp_path / "demo_out"
-    result = run_cli(["demo", "--out", out])
-    ok(result)
-    names = ("adc_data.bin", "capture.cfg", "rd.h5", "rd.png")
-    assert sorted(p.name for p in out.iterdir()) == sorted(names)
-    target_lines = [ln for ln in result.output.splitlines() if ln.startswith("target at")]
-    assert len(target_lines) == 3, result.output
-    assert all(ln.endswith("[ok]") for ln in target_lines), result.output
-    assert (out / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with open_cube(out / "rd.h5") as f:
-        assert f.shape[0] == 20 and f.dims == ("frame", "doppler", "range")
-    assert load_config(out / "capture.cfg").n_frames == 20
 
 
 # ---------------------------------------------------------------------- imports
