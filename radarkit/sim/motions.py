@@ -42,6 +42,7 @@ from radarkit.sim.human import LIMB_SEGMENTS, BodyShape
 __all__ = [
     "ACTIONS",
     "SCENE_ACTIONS",
+    "SCENE_AREAS",
     "STATIC_POSES",
     "Segment",
     "Subject",
@@ -91,6 +92,13 @@ _RELAXED = {"R_upper_arm": (0.12, 0.0), "R_forearm": (0.2, _HALF_PI),
 _CROSSFADE_S = 0.5
 #: Walking area in front of the radar: x (m) and y (m) limits of the pelvis.
 DEFAULT_AREA: tuple[tuple[float, float], tuple[float, float]] = ((-1.2, 1.2), (2.0, 4.5))
+#: Walking areas of scenes that need a smaller one. ``hupr``: HuPR's VRDAEMap keeps range bins
+#: 31..94 (1.3-4.0 m with HuPR's chirp), so the pelvis stays within 3.6 m of the radar (arms and
+#: a 0.3 m body depth included, every scatterer stays inside the window) and within +-0.8 m
+#: sideways (a T-pose stays inside the camera's 70 degree field of view at 2 m).
+SCENE_AREAS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "hupr": ((-0.8, 0.8), (2.0, 3.5)),
+}
 
 
 @dataclass(frozen=True)
@@ -317,7 +325,7 @@ def _end_xy(seg: Segment, subject: Subject) -> tuple[float, float]:
 
 def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.Generator,
                 segment_s: float = 10.0,
-                area: tuple[tuple[float, float], tuple[float, float]] = DEFAULT_AREA) -> list[Segment]:
+                area: tuple[tuple[float, float], tuple[float, float]] | None = None) -> list[Segment]:
     """A random script of actions for one sequence of a scene.
 
     Parameters
@@ -331,8 +339,9 @@ def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.
         Draws the actions, static poses, waving hands, start point and walking targets.
     segment_s : float
         Length of each action segment (s); HuPR holds static poses for at least 10 s.
-    area : ((x_min, x_max), (y_min, y_max))
-        Region of the floor plane the pelvis stays in (m).
+    area : ((x_min, x_max), (y_min, y_max)), optional
+        Region of the floor plane the pelvis stays in (m). Default: the scene's entry in
+        :data:`SCENE_AREAS`, else :data:`DEFAULT_AREA`.
 
     Returns
     -------
@@ -352,7 +361,7 @@ def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.
         raise ValueError(f"unknown scene {scene!r} (known: {', '.join([*SCENE_ACTIONS, *ACTIONS])})")
     if duration_s <= 0:
         raise ValueError(f"duration must be positive, got {duration_s}")
-    (x0, x1), (y0, y1) = area
+    (x0, x1), (y0, y1) = SCENE_AREAS.get(scene, DEFAULT_AREA) if area is None else area
     xy = (float(rng.uniform(x0, x1)), float(rng.uniform(y0 + 0.3, y1 - 0.3)))
     script: list[Segment] = []
     t = 0.0
