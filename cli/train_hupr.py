@@ -95,11 +95,15 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
     if threads is not None:
         torch.set_num_threads(threads)
     cubes = _build_cubes(data, cubes, split, quiet)
-    train_set = hupr_cube_dataset(data, split, cubes, build=False, step=step)
+    # elevation averaged when loading (the model's first step; 8x less data per window), every
+    # up to 16,000 frames cached as float16 (128 KiB per frame and radar: at most 4 GiB)
+    train_set = hupr_cube_dataset(data, split, cubes, build=False, step=step, mean_elevation=True,
+                                  cache_frames=16_000, cache_dtype="float16")
     val_set = None
     if val_split.lower() != "none" and read_splits(data).get(val_split):
         _build_cubes(data, cubes, val_split, quiet)
-        val_set = hupr_cube_dataset(data, val_split, cubes, build=False, step=step)
+        val_set = hupr_cube_dataset(data, val_split, cubes, build=False, step=step, mean_elevation=True,
+                                    cache_frames=16_000, cache_dtype="float16")
     overrides = {"n_filters": filters} if filters else {}
     cfg = get_config(preset, **overrides)
     tcfg = HuPRTrainConfig(lr=lr, weight_decay=weight_decay, batch_size=batch_size, lr_step=lr_step,
@@ -163,7 +167,7 @@ def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step
     cfg = model.config
     dataset = hupr_cube_dataset(data, split, cubes, build=False, n_frames=cfg.n_frames,
                                 n_doppler=cfg.n_doppler, heatmap_size=cfg.n_range, step=step,
-                                cache_frames=16)
+                                cache_frames=16, mean_elevation=True)
     if quiet:
         metrics, preds = evaluate_hupr(model, dataset, dev, batch_size)
     else:

@@ -137,7 +137,8 @@ def train_demo_models(train_dir: Path, out: Path, settings: DemoSettings,
     names = [s["name"] for s in json.loads((train_dir / "dataset.json").read_text())["sequences"]]
     # --- HuPR: a plain loop with a wall-clock budget (train_hupr runs whole epochs) ---
     t0 = time.perf_counter()
-    data = hupr_cube_dataset(train_dir, names, step=settings.hupr_step, cache_frames=10_000)
+    data = hupr_cube_dataset(train_dir, names, step=settings.hupr_step, cache_frames=10_000,
+                              mean_elevation=True)
     seed_everything(settings.seed)
     cfg = demo_hupr_config()
     from radarkit.models.hupr import HuPR

@@ -185,8 +185,9 @@ def run(out: str | os.PathLike, data: str | os.PathLike | None = None, subjects:
     mm_test = millimamba_cube_dataset(data, test_seqs, rad, build=False, step=cfg.n_out_frames,
                                       cache_frames=cfg.n_frames, **window)
     hupr_train = hupr_cube_dataset(data, train_seqs, vrdae, build=False, step=step,
-                                   cache_frames=n_train_frames, cache_dtype=np.float16)
-    hupr_test = hupr_cube_dataset(data, test_seqs, vrdae, build=False, step=1, cache_frames=16)
+                                   cache_frames=n_train_frames, cache_dtype=np.float16, mean_elevation=True)
+    hupr_test = hupr_cube_dataset(data, test_seqs, vrdae, build=False, step=1, cache_frames=16,
+                                  mean_elevation=True)
     echo(f"train {train_seqs} ({len(mm_train)} milliMamba / {len(hupr_train)} HuPR windows), test "
          f"{test_seqs} ({len(hupr_test)} frames)")
 

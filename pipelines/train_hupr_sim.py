@@ -151,9 +151,10 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
 
     n_train_frames = sum(q["n_frames"] for q in meta["sequences"] if q["name"] in train_seqs)
     train_set = hupr_cube_dataset(data, train_seqs, cubes, build=False, step=step,
-                                  cache_frames=n_train_frames, cache_dtype=np.float16)
+                                  cache_frames=n_train_frames, cache_dtype=np.float16,
+                                  mean_elevation=True)
     test_set = hupr_cube_dataset(data, test_seqs, cubes, build=False, step=eval_step,
-                                 cache_frames=16)
+                                 cache_frames=16, mean_elevation=True)
     tcfg = HuPRTrainConfig(lr=lr, batch_size=batch_size, step=step, eval_step=eval_step)
     echo(f"train subjects {train_subjects} ({len(train_set)} windows), test subject "
          f"{test_subjects} ({len(test_set)} windows)")

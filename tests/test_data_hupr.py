@@ -223,3 +223,23 @@ def test_official_layout_errors(tmp_path: Path):
     ds = hupr_official_dataset(tmp_path, "test", sequences=[3, 7])
     with pytest.raises(StoreError, match="000000002.npy"):
         ds[2]
+
+
+def test_mean_elevation_windows_give_the_same_model_output(sim_dataset: Path, tmp_path: Path):
+    """Averaging elevation in the dataset equals the model's own first step (HuPR: x.mean(-1))."""
+    from radarkit.models.hupr import hupr
+
+    cubes = tmp_path / "cubes"
+    full = hupr_cube_dataset(sim_dataset, "test", cubes)
+    mean = hupr_cube_dataset(sim_dataset, "test", cubes, mean_elevation=True, cache_frames=4,
+                             cache_dtype=np.float16)
+    a, b = full[3], mean[3]
+    assert b["hori"].shape == (8, 8, 2, 64, 64, 1)
+    np.testing.assert_allclose(b["vert"][..., 0].numpy(), a["vert"].numpy().mean(-1), atol=2e-3,
+                               rtol=1e-3)  # float16 cache
+    torch.manual_seed(0)
+    model = hupr("small").eval()
+    with torch.no_grad():
+        out_full = model(a["hori"][None], a["vert"][None])[1]
+        out_mean = model(b["hori"][None], b["vert"][None])[1]
+    torch.testing.assert_close(out_mean, out_full, atol=2e-3, rtol=1e-2)

@@ -476,7 +476,9 @@ class HuPR(nn.Module):
 
     Shapes
     ------
-    ``forward(hori, vert)``: two ``(B, T, K, 2, R, A, E)`` tensors -> ``(initial, refined)``
+    ``forward(hori, vert)``: two ``(B, T, K, 2, R, A, E)`` tensors (or ``E`` = 1: windows already
+    averaged over elevation, :class:`radarkit.data.hupr.HuPRWindows` ``mean_elevation``; the model's
+    first step is that mean) -> ``(initial, refined)``
     heatmaps, each ``(B, n_joints, R, A)`` in [0, 1] (sigmoid). Evaluation uses ``refined``.
     :meth:`forward_logits` returns the same before the sigmoid (for :func:`hupr_loss`).
 
@@ -484,7 +486,7 @@ class HuPR(nn.Module):
     ------
     ValueError
         ``skeleton`` and ``config`` disagree on the joint count; at call time, inputs of another
-        shape than ``config.input_shape(B)``.
+        shape than ``config.input_shape(B)`` (with its ``E`` or 1 elevation bins).
 
     References
     ----------
@@ -510,7 +512,7 @@ class HuPR(nn.Module):
 
     def _check(self, x: torch.Tensor, name: str) -> None:
         want = self.config.input_shape(x.shape[0])
-        if tuple(x.shape) != want:
+        if tuple(x.shape) != want and tuple(x.shape) != want[:-1] + (1,):
             raise ValueError(f"{name} input has shape {tuple(x.shape)}, expected (B, T, K, 2, R, A, E)"
                              f" = {want}")
 
