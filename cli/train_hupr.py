@@ -69,13 +69,16 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool) -> Pat
               help="DataLoader worker processes.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch CPU threads [default: torch's]; 1 is much faster on a busy machine.")
+@click.option("--prior-init", is_flag=True,
+              help="Start PRGCN's output at the mean training heatmap (not in the paper; helps short runs).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.ckpt.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when available), cpu, cuda, cuda:N.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batch_size, lr,
-               weight_decay, lr_step, step, workers, threads, resume, seed, device, quiet) -> None:
+               weight_decay, lr_step, step, workers, threads, prior_init, resume, seed, device,
+               quiet) -> None:
     """Train HuPR on DATA's two-radar VRDAEMap windows (paper optimiser settings by default).
 
     Writes OUT/last.ckpt after every epoch (atomically), OUT/best.ckpt at the best validation AP,
@@ -107,7 +110,7 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
     overrides = {"n_filters": filters} if filters else {}
     cfg = get_config(preset, **overrides)
     tcfg = HuPRTrainConfig(lr=lr, weight_decay=weight_decay, batch_size=batch_size, lr_step=lr_step,
-                           step=step, eval_step=step, num_workers=workers)
+                           step=step, eval_step=step, num_workers=workers, prior_init=prior_init)
     click.echo(f"HuPR {preset}: {len(train_set)} training windows"
                + (f", {len(val_set)} validation windows" if val_set is not None else "")
                + f", device {dev}", err=True)

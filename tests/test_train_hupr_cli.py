@@ -139,3 +139,36 @@ def test_mean_pose_baseline_is_worse_than_truth(data: Path):
     np.testing.assert_allclose(base[3], kp.mean(axis=0), rtol=1e-5)
     assert score_predictions(ds, kp)["AP"] == pytest.approx(1.0)
     assert score_predictions(ds, base)["AP"] < 0.9
+
+
+def test_prior_init_starts_refined_heatmaps_at_the_mean_target(data: Path, tmp_path: Path):
+    from radarkit.data.heatmaps import decode_heatmaps
+    from radarkit.models.hupr import hupr
+    from radarkit.train.hupr import init_heatmap_prior, mean_target_heatmaps
+
+    ds = hupr_cube_dataset(data, "train", tmp_path / "cubes", step=2, mean_elevation=True)
+    prior = mean_target_heatmaps(ds)
+    batch = [ds[i] for i in range(len(ds))]
+    manual = np.mean([b["heatmaps"].numpy() for b in batch], axis=0)
+    np.testing.assert_allclose(prior, manual, atol=1e-6)
+    hori = torch.stack([b["hori"] for b in batch])
+    vert = torch.stack([b["vert"] for b in batch])
+    target = torch.stack([b["heatmaps"] for b in batch])
+    losses = {}
+    for init in (False, True):
+        torch.manual_seed(0)
+        model = hupr("small", n_filters=2).eval()
+        if init:
+            init_heatmap_prior(model, prior)
+        with torch.no_grad():
+            _, refined = model.forward_logits(hori, vert)
+        losses[init] = torch.nn.functional.binary_cross_entropy_with_logits(refined, target).item()
+    # starting at the prior: the loss is that of predicting the mean heatmap, far below chance
+    assert losses[True] < 0.2 * losses[False]
+    with torch.no_grad():
+        _, refined = model(hori, vert)
+    xy, _ = decode_heatmaps(refined, stride=ds.stride)
+    prior_xy, _ = decode_heatmaps(torch.as_tensor(prior[None], dtype=torch.float32), stride=ds.stride)
+    assert np.abs(xy - prior_xy).max() <= 2 * ds.stride  # the prior's peaks, to a heatmap pixel or two
+    with pytest.raises(ValueError, match="prior heatmaps of shape"):
+        init_heatmap_prior(model, prior[:, :32])

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from radarkit.data.heatmaps import decode_heatmaps
+from radarkit.data.heatmaps import decode_heatmaps, gaussian_heatmaps
 from radarkit.data.hupr import HuPRWindows
 from radarkit.metrics.keypoints import evaluate_keypoints
 from radarkit.models.hupr import HuPR, HuPRConfig, get_config, hupr_loss
@@ -45,6 +45,8 @@ __all__ = [
     "predict_hupr",
     "score_predictions",
     "evaluate_hupr",
+    "mean_target_heatmaps",
+    "init_heatmap_prior",
     "train_hupr",
     "load_hupr",
 ]
@@ -79,6 +81,10 @@ class HuPRTrainConfig:
         ``DataLoader`` worker processes (0: load in the training process).
     grad_clip : float or None
         Clip the global gradient norm (None: off, as the paper).
+    prior_init : bool
+        Start PRGCN's output at the training set's mean heatmap (:func:`init_heatmap_prior`; off in
+        the paper). It skips the first phase of training, in which a heatmap model learns only
+        where joints are on average, which is most of a short CPU budget.
     """
 
     lr: float = 1e-4
@@ -91,6 +97,7 @@ class HuPRTrainConfig:
     eval_step: int = 1
     num_workers: int = 0
     grad_clip: float | None = None
+    prior_init: bool = False
 
     def to_dict(self) -> dict:
         """Plain dictionary (for checkpoints)."""
@@ -244,6 +251,75 @@ def evaluate_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device 
     return score_predictions(dataset, preds["keypoints"], preds["scores"]), preds
 
 
+def mean_target_heatmaps(dataset: HuPRWindows, chunk: int = 256) -> np.ndarray:
+    """Mean Gaussian target heatmap of every joint over the samples of ``dataset``.
+
+    Parameters
+    ----------
+    dataset : HuPRWindows
+        Its keypoints, heatmap size, stride and sigma (no radar data is read).
+    chunk : int
+        Samples per batch of heatmaps (bounds memory).
+
+    Returns
+    -------
+    ndarray, float64, shape (J, H, W)
+        In [0, 1].
+    """
+    kps = np.stack([dataset.sequences[s].keypoints[t] for s, t in dataset.index])
+    total = None
+    for lo in range(0, len(kps), chunk):
+        maps, _ = gaussian_heatmaps(kps[lo:lo + chunk], dataset.heatmap_size, dataset.stride,
+                                    dataset.sigma)
+        part = maps.astype(np.float64).sum(axis=0)
+        total = part if total is None else total + part
+    return total / len(kps)
+
+
+@torch.no_grad()
+def init_heatmap_prior(model: HuPR, mean_heatmaps: np.ndarray, weight_scale: float = 0.1,
+                       eps: float = 1e-4) -> None:
+    """Start PRGCN's refined output at a prior heatmap: last bias = logit of the prior.
+
+    The last PRGCN layer is ``H = A_hat V'' W3 + b3`` on the heatmap downscaled by 2
+    (:class:`radarkit.models.hupr.PRGCN`); ``b3`` is set to the logit of the prior downscaled the
+    same way and ``W3`` is multiplied by ``weight_scale``, so the untrained model outputs about the
+    prior and the input-dependent part grows from there (the usual output-bias initialisation of
+    detection heads, e.g. RetinaNet's prior probability, per pixel).
+
+    Parameters
+    ----------
+    model : HuPR
+        With PRGCN (``use_gcn``); changed in place.
+    mean_heatmaps : array_like, shape (J, H, W)
+        Prior probabilities in [0, 1] (:func:`mean_target_heatmaps`).
+    weight_scale : float
+        Factor on ``W3``.
+    eps : float
+        Probabilities are clipped to ``[eps, 1 - eps]`` before the logit.
+
+    Raises
+    ------
+    ValueError
+        The model has no PRGCN, or the prior's shape does not match its heatmaps.
+
+    References
+    ----------
+    T.-Y. Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, section 4.1
+    (initialisation of the classification bias to a prior).
+    """
+    if model.gcn is None:
+        raise ValueError("the model has no PRGCN (use_gcn=False): no output bias to initialise")
+    prior = torch.as_tensor(np.asarray(mean_heatmaps), dtype=torch.float32)
+    j, h, w = model.config.n_joints, *model.gcn.heatmap_size
+    if tuple(prior.shape) != (j, h, w):
+        raise ValueError(f"prior heatmaps of shape {tuple(prior.shape)}, the model needs {(j, h, w)}")
+    small = torch.nn.functional.interpolate(prior[None], scale_factor=0.5, mode="bilinear",
+                                            align_corners=True)[0].clamp(eps, 1 - eps)
+    model.gcn.biases[2].copy_(torch.logit(small).reshape(j, -1))
+    model.gcn.weights[2].mul_(weight_scale)
+
+
 def train_hupr(
     train_set: HuPRWindows,
     out_dir: str | os.PathLike,
@@ -315,6 +391,8 @@ def train_hupr(
                          f"size, got {cfg.n_range} x {cfg.n_azimuth}")
     seed_everything(seed)
     model = HuPR(cfg)
+    if tcfg.prior_init and not resume and model.gcn is not None:
+        init_heatmap_prior(model, mean_target_heatmaps(train_set))
     optimizer, scheduler = make_optimizer(model, tcfg)
     loader = DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True,
                         num_workers=tcfg.num_workers, drop_last=False)
