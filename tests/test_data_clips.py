@@ -11,6 +11,7 @@ from radarkit.data.clips import (
     ClipSpec,
     RadarClips,
     SequenceData,
+    clip_dynamic_range,
     clip_starts,
     joint_targets,
     load_dataset,
@@ -47,6 +48,42 @@ def test_normalise_clip_per_channel() -> None:
     assert np.allclose(z.std(axis=(1, 2, 3)), 1, atol=1e-5)
     m = normalise_clip(clip, "minmax")
     assert np.allclose(m.min(axis=(1, 2, 3)), 0) and np.allclose(m.max(axis=(1, 2, 3)), 1)
+
+
+def test_noise_floor_makes_noise_only_maps_constant() -> None:
+    rng = np.random.default_rng(1)
+    noise = (84.5 + rng.normal(0, 0.7, (2, 20, 16, 16))).astype(np.float32)  # thermal noise, dB
+    noise[1] += 20.0  # a second channel on another level: floors are per channel
+    floored = clip_dynamic_range(noise, noise_margin_db=6.0)  # > 8 sigma above the median
+    assert np.all(np.ptp(floored.reshape(2, -1), axis=1) == 0)
+    assert np.allclose(floored[:, 0, 0, 0], np.median(noise, axis=(1, 2, 3)) + 6.0)
+    for method in ("zscore", "minmax"):  # a constant map normalises to zeros
+        assert np.all(normalise_clip(floored, method) == 0)
+    person = noise.copy()
+    person[:, :, 8, 5] += 30.0  # a return 30 dB above the noise keeps its value
+    out = clip_dynamic_range(person, noise_margin_db=6.0)
+    assert np.array_equal(out[:, :, 8, 5], person[:, :, 8, 5])
+    assert np.unique(np.delete(out[0].reshape(20, -1), 8 * 16 + 5, axis=1)).size == 1
+    # peak-relative floor: dynamic range of 10 dB below each channel's peak
+    dr = clip_dynamic_range(person, dynamic_range_db=10.0)
+    assert np.allclose(dr.min(axis=(1, 2, 3)), person.max(axis=(1, 2, 3)) - 10.0)
+    assert np.array_equal(clip_dynamic_range(person), person)
+    with pytest.raises(ValueError, match="> 0"):
+        clip_dynamic_range(person, dynamic_range_db=0.0)
+
+
+def test_clip_spec_floor_is_applied_to_served_clips() -> None:
+    rng = np.random.default_rng(2)
+    maps = (84.5 + rng.normal(0, 0.7, (1, 25, 4, 8))).astype(np.float32)
+    maps[0, :, 1, 3] += 25.0
+    spec = ClipSpec(num_frames=20, stride=5, normalise="minmax", noise_margin_db=6.0)
+    ds = RadarClips([SequenceData("n", maps)], spec, labels=False)
+    clip = ds.clip(0)[0]
+    assert np.all(np.delete(clip.reshape(20, -1), 1 * 8 + 3, axis=1) == 0)  # noise -> the minimum
+    assert clip[:, 1, 3].max() == pytest.approx(1.0)
+    assert ClipSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match="dynamic_range_db"):
+        ClipSpec(dynamic_range_db=-3)
 
 
 def test_joint_targets_in_metres_round_trip() -> None:

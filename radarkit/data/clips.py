@@ -19,9 +19,14 @@ channels (the paper's dual stream; both maps are brought to the same ``size``).
 
 Map preparation (:func:`prepare_maps`): optional crop to a range-bin interval, then block averaging
 of the *power* (``10^(dB/10)``) by integer factors down to ``size`` and back to dB, so each output
-cell is the mean power of the bins it covers. Per-clip normalisation (:func:`normalise_clip`):
-``"zscore"`` (each channel to zero mean and unit variance over the clip, the default), ``"minmax"``
-(each channel to [0, 1]) or ``"none"``.
+cell is the mean power of the bins it covers. Per-clip display dynamic range
+(:func:`clip_dynamic_range`, optional): every cell below a floor -- the clip's peak minus
+``dynamic_range_db``, and/or its noise floor (median) plus ``noise_margin_db`` -- is raised to the
+floor, the usual radar display practice; thermal-noise cells then become one constant that a
+masked autoencoder can predict, and the reconstruction loss falls on the person's returns. Per-clip
+normalisation (:func:`normalise_clip`): ``"zscore"`` (each channel to zero mean and unit variance over
+the clip, the default), ``"minmax"`` (each channel to [0, 1]) or ``"none"``.
+:meth:`ClipSpec.normalised` applies both, in that order.
 
 Joint targets -- a documented choice
 ------------------------------------
@@ -72,6 +77,7 @@ __all__ = [
     "SequenceData",
     "RadarClips",
     "prepare_maps",
+    "clip_dynamic_range",
     "normalise_clip",
     "joint_targets",
     "target_frame_indices",
@@ -110,6 +116,13 @@ class ClipSpec:
         128 range bins -> (32, 32)); None keeps the cube's size.
     normalise : {"zscore", "minmax", "none"}
         Per-clip, per-channel normalisation.
+    dynamic_range_db : float or None
+        Display dynamic range in dB below each clip channel's peak (cells below are raised to
+        ``peak - dynamic_range_db``); None: no peak-relative floor.
+    noise_margin_db : float or None
+        Margin in dB above each clip channel's noise floor, estimated by its median cell (most
+        cells of an RD/RA map hold only thermal noise); cells below are raised to it. None: no
+        noise-relative floor. With both, the higher floor wins (:func:`clip_dynamic_range`).
     plane : {"xz", "yz"}
         Projection plane of the 3-D joints (module docstring).
     root_relative : bool
@@ -134,6 +147,8 @@ class ClipSpec:
     range_bins: tuple[int, int] | None = None
     size: tuple[int, int] | None = None
     normalise: str = "zscore"
+    dynamic_range_db: float | None = None
+    noise_margin_db: float | None = None
     plane: str = "xz"
     root_relative: bool = True
     extent: tuple[float, float, float, float] = (-1.1, 1.1, 1.1, -1.1)
@@ -160,6 +175,14 @@ class ClipSpec:
                 set_(self, name, (int(v[0]), int(v[1])))
         if self.range_bins is not None and not 0 <= self.range_bins[0] < self.range_bins[1]:
             raise ValueError(f"range_bins must be START:STOP with 0 <= START < STOP, got {self.range_bins}")
+        for name in ("dynamic_range_db", "noise_margin_db"):
+            v = getattr(self, name)
+            if v is not None:
+                set_(self, name, float(v))
+        if self.dynamic_range_db is not None and not self.dynamic_range_db > 0:
+            raise ValueError(f"dynamic_range_db must be > 0, got {self.dynamic_range_db}")
+        if self.noise_margin_db is not None and not np.isfinite(self.noise_margin_db):
+            raise ValueError(f"noise_margin_db must be finite, got {self.noise_margin_db}")
         set_(self, "extent", tuple(float(v) for v in self.extent))
         h0, h1, z0, z1 = self.extent
         if h0 == h1 or z0 == z1:
@@ -169,6 +192,22 @@ class ClipSpec:
     def in_chans(self) -> int:
         """Channels of a clip (1, or 2 for ``dual``)."""
         return len(CLIP_KINDS[self.kind])
+
+    def normalised(self, clip: np.ndarray) -> np.ndarray:
+        """A raw dB clip ``(C, T, H, W)`` floored (:func:`clip_dynamic_range`) and normalised.
+
+        Parameters
+        ----------
+        clip : ndarray, shape (channel, frame, H, W)
+            dB values of one clip (:attr:`SequenceData.maps` sliced to ``num_frames`` frames).
+
+        Returns
+        -------
+        ndarray of float32, same shape
+            The network input.
+        """
+        x = clip_dynamic_range(clip, self.dynamic_range_db, self.noise_margin_db)
+        return normalise_clip(x, self.normalise)
 
     def to_dict(self) -> dict:
         """Plain dictionary (JSON-safe once tuples become lists), e.g. for a checkpoint header."""
@@ -232,6 +271,52 @@ def prepare_maps(maps_db: np.ndarray, range_bins: tuple[int, int] | None = None,
     return (10.0 * np.log10(np.maximum(pooled, 1e-30)) + peak).astype(np.float32)
 
 
+def clip_dynamic_range(clip: np.ndarray, dynamic_range_db: float | None = None,
+                       noise_margin_db: float | None = None, axis: tuple[int, ...] = (1, 2, 3)) -> np.ndarray:
+    """Raise every cell of a dB clip below a display floor to that floor (per channel).
+
+    A radar map is mostly thermal noise: its cells scatter by about a dB around the noise floor, a
+    pattern no model can predict from the neighbouring patches. Displays therefore show a fixed
+    dynamic range -- the peak minus e.g. 40 dB -- or start a little above the noise floor. Applied
+    before :func:`normalise_clip`, either floor turns the noise into one constant value and leaves the
+    target's returns (body and limbs, micro-Doppler) as the only structure.
+
+    Parameters
+    ----------
+    clip : ndarray, shape (channel, frame, H, W)
+        dB values.
+    dynamic_range_db : float, optional
+        Floor at ``max - dynamic_range_db`` over ``axis`` (dB, > 0).
+    noise_margin_db : float, optional
+        Floor at ``median + noise_margin_db`` over ``axis``: the median cell estimates the noise
+        floor when the target covers less than half of the cells (dB).
+    axis : tuple of int
+        Axes the peak and median are taken over (default: everything but the channel).
+
+    Returns
+    -------
+    ndarray of float32, same shape
+        ``max(clip, floor)``; the clip unchanged (as float32) when both floors are None. With both,
+        the higher floor applies.
+
+    Raises
+    ------
+    ValueError
+        A dynamic range that is not positive.
+    """
+    x = np.asarray(clip, dtype=np.float32)
+    if dynamic_range_db is None and noise_margin_db is None:
+        return x
+    floor = np.full([1 if a in axis else n for a, n in enumerate(x.shape)], -np.inf, np.float32)
+    if dynamic_range_db is not None:
+        if not dynamic_range_db > 0:
+            raise ValueError(f"dynamic_range_db must be > 0, got {dynamic_range_db}")
+        floor = np.maximum(floor, x.max(axis=axis, keepdims=True) - np.float32(dynamic_range_db))
+    if noise_margin_db is not None:
+        floor = np.maximum(floor, np.median(x, axis=axis, keepdims=True) + np.float32(noise_margin_db))
+    return np.maximum(x, floor).astype(np.float32)
+
+
 def normalise_clip(clip: np.ndarray, method: str = "zscore", axis: tuple[int, ...] = (1, 2, 3)) -> np.ndarray:
     """Per-clip, per-channel normalisation of a dB clip.
 
@@ -257,10 +342,12 @@ def normalise_clip(clip: np.ndarray, method: str = "zscore", axis: tuple[int, ..
     x = np.asarray(clip, dtype=np.float32)
     if method == "none":
         return x
-    if method == "zscore":
-        mean = x.mean(axis=axis, keepdims=True)
-        std = x.std(axis=axis, keepdims=True)
-        return ((x - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+    if method == "zscore":  # float64 statistics: a constant channel gives exactly 0 (no rounding noise)
+        x64 = x.astype(np.float64)
+        mean = x64.mean(axis=axis, keepdims=True)
+        std = x64.std(axis=axis, keepdims=True)
+        return ((x64 - mean) / np.where(std > 1e-9 * np.maximum(1.0, np.abs(mean)), std, np.inf)
+                ).astype(np.float32)
     if method == "minmax":
         lo, hi = x.min(axis=axis, keepdims=True), x.max(axis=axis, keepdims=True)
         return ((x - lo) / np.where(hi > lo, hi - lo, 1.0)).astype(np.float32)
@@ -639,7 +726,7 @@ class RadarClips(Dataset):
         """Normalised clip ``i`` as numpy ``(C, T, H, W)`` float32."""
         k, t = self.index[i]
         raw = self.sequences[k].maps[:, t:t + self.spec.num_frames]
-        return normalise_clip(raw, self.spec.normalise)
+        return self.spec.normalised(raw)
 
     def __getitem__(self, i: int):
         clip = self.clip(i)
@@ -673,7 +760,7 @@ class RadarClips(Dataset):
                           self.labels if labels is None else labels, self.range_shift)
 
     def with_spec(self, **changes) -> RadarClips:
-        """The same sequences with clip-level fields of the spec changed (stride, normalisation).
+        """The same sequences with clip-level fields of the spec changed (stride, normalisation, floors).
 
         Raises
         ------
