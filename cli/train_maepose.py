@@ -78,6 +78,12 @@ def _figure(model, clips, mask_ratio: float, path: Path, force: bool, title: str
                                                          "preset's input size].")
 @click.option("--heatmap-size", default=None, metavar="HxW", help="Heatmap size [default: the preset's].")
 @click.option("--stride", type=click.IntRange(min=1), default=5, show_default=True, help="Clip stride.")
+@click.option("--normalise", type=click.Choice(["zscore", "minmax", "none"]), default="zscore",
+              show_default=True, help="Per-clip normalisation.")
+@click.option("--noise-margin-db", type=float, default=None,
+              help="Raise cells below the clip's noise floor (median) + this many dB to it [default: off].")
+@click.option("--dynamic-range-db", type=float, default=None,
+              help="Raise cells more than this many dB below the clip's peak to that floor [default: off].")
 @click.option("--frames", "num_frames", type=click.IntRange(min=1), default=20, show_default=True,
               help="Frames per clip.")
 @click.option("--target-frames", type=click.IntRange(min=1), default=5, show_default=True,
@@ -93,6 +99,9 @@ def _figure(model, clips, mask_ratio: float, path: Path, force: bool, title: str
 @click.option("--layer-decay", type=float, default=0.75, show_default=True,
               help="Fine-tuning layer-wise lr decay (with --init; 1 without).")
 @click.option("--mask-ratio", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True,
+              help="Learning rate: warm-up + cosine decay over --epochs, or constant.")
+@click.option("--norm-pix-loss", is_flag=True, help="Pre-train on per-patch normalised targets.")
 @click.option("--range-shift", type=click.IntRange(min=0), default=0, show_default=True,
               help="Training augmentation: random range roll of up to N map cells.")
 @click.option("--init", "init", type=click.Path(path_type=Path, exists=True), default=None,
@@ -101,10 +110,10 @@ def _figure(model, clips, mask_ratio: float, path: Path, force: bool, title: str
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option("--force", is_flag=True, help="Replace an existing reconstruction figure.")
-def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_size, stride, num_frames,
-                  target_frames, subjects,
-                  val_subjects, epochs, patience, batch_size, lr, layer_decay, mask_ratio, range_shift, init,
-                  out, seed, device, force) -> None:
+def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_size, stride, normalise,
+                  noise_margin_db, dynamic_range_db, num_frames, target_frames, subjects,
+                  val_subjects, epochs, patience, batch_size, lr, layer_decay, mask_ratio, schedule,
+                  norm_pix_loss, range_shift, init, out, seed, device, force) -> None:
     """Pre-train (--stage pretrain) or fine-tune (--stage finetune) MAEPose on radar video clips."""
     from dataclasses import asdict
 
@@ -123,7 +132,8 @@ def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_si
     hm = _pair(heatmap_size, "x", "--heatmap-size")
     try:
         spec = ClipSpec(kind=kind, num_frames=num_frames, stride=stride, n_target_frames=target_frames,
-                        range_bins=_pair(range_bins, ":", "--range-bins"), size=map_size)
+                        range_bins=_pair(range_bins, ":", "--range-bins"), size=map_size, normalise=normalise,
+                        noise_margin_db=noise_margin_db, dynamic_range_db=dynamic_range_db)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     init_state = None
@@ -156,8 +166,8 @@ def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_si
         raise click.UsageError(f"no clips for training persons {train_ids} (persons in the data: {persons})")
     settings = TrainSettings(preset=preset, heatmap_size=hm, batch_size=batch_size, pretrain_epochs=epochs,
                              finetune_epochs=epochs, pretrain_lr=lr, finetune_lr=lr, layer_decay=layer_decay,
-                             patience=patience, mask_ratio=mask_ratio, range_shift=range_shift, seed=seed,
-                             device=device)
+                             patience=patience, mask_ratio=mask_ratio, range_shift=range_shift,
+                             schedule=schedule, norm_pix_loss=norm_pix_loss, seed=seed, device=device)
     kw = model_kwargs(preset, spec, train_clips.map_size, hm)
     config = {"stage": stage, "preset": preset, "model": kw, "clips": spec.to_dict(),
               "train_subjects": list(train_ids), "val_subjects": list(val_ids),

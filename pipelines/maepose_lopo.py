@@ -20,6 +20,14 @@ script of the pre-training ablation ([1]_ section 4.6, "pre-trained vs random in
 Run as a script (``python -m radarkit.pipelines.maepose_lopo --help``); it simulates the data
 itself unless ``--data`` is given.
 
+Input and schedule defaults of the script (diagnosis of the first runs, where the MAE's masked loss
+stayed near the mean prediction): clips get a display noise floor (cells below the clip's median +
+3 dB raised to it, :func:`radarkit.data.clips.clip_dynamic_range`) and min-max scaling, so thermal
+noise is one constant and the loss falls on the person's returns; both stages use a warm-up + cosine
+learning-rate schedule (MAE-ST/VideoMAE, which [1]_ 4.6 follows) and pre-training runs 60 epochs.
+``--unlabelled-subjects N`` simulates N more persons used only, without labels, for pre-training
+(never a test, validation or fine-tuning person) -- the setting in which self-supervision should pay.
+
 Fairness choices: the random-init model is fine-tuned with layer decay 1 (every layer at the full
 learning rate, its natural setting: a random encoder has nothing to preserve), the pre-trained one
 with the configured layer decay; both see the same clips in the same order (same seed), the same
@@ -35,8 +43,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +98,14 @@ class TrainSettings:
     range_shift : int
         Training augmentation: random range roll of up to this many map cells
         (:class:`radarkit.data.clips.RadarClips`); evaluation clips are never shifted.
+    schedule : {"cosine", "constant"}
+        Learning-rate schedule of both stages: per-step linear warm-up then cosine decay over the
+        epoch limit (:func:`radarkit.train.maepose.warmup_cosine`, as MAE-ST/VideoMAE which [1]_
+        4.6 follows), or a constant rate.
+    warmup_epochs : float
+        Warm-up length in epochs of the cosine schedule.
+    norm_pix_loss : bool
+        Pre-train on per-patch normalised targets (:class:`radarkit.models.maepose.MAEPosePretrain`).
     seed : int
         Seed of initialisation, shuffling and masks.
     device : str
@@ -110,8 +126,24 @@ class TrainSettings:
     sigma: float = 2.0
     soft_argmax: bool = False
     range_shift: int = 0
+    schedule: str = "cosine"
+    warmup_epochs: float = 2.0
+    norm_pix_loss: bool = False
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+
+
+def _scheduler(optimizer, settings: TrainSettings, epochs: int, steps_per_epoch: int):
+    from radarkit.train.maepose import warmup_cosine
+
+    if settings.schedule == "constant":
+        return None
+    total = max(1, epochs * steps_per_epoch)
+    return warmup_cosine(optimizer, total, min(total - 1, round(settings.warmup_epochs * steps_per_epoch)))
 
 
 def model_kwargs(preset: str, spec, map_size: tuple[int, int],
@@ -217,14 +249,16 @@ def pretrain(train_clips, val_clips, spec, settings: TrainSettings,
     seed_everything(settings.seed)
     dev = select_device(settings.device)
     kw = _pretrain_kwargs(model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size))
-    model = build_pretrain(settings.preset, mask_ratio=settings.mask_ratio, **kw).to(dev)
+    model = build_pretrain(settings.preset, mask_ratio=settings.mask_ratio,
+                           norm_pix_loss=settings.norm_pix_loss, **kw).to(dev)
     opt = pretrain_optimizer(model, settings.pretrain_lr, settings.weight_decay)
     loader = make_loader(_unlabelled(train_clips, settings.range_shift), settings.batch_size, True,
                          settings.seed)
+    sched = _scheduler(opt, settings, settings.pretrain_epochs, len(loader))
     state = {"train": None}
 
     def train_one() -> float:
-        state["train"] = pretrain_epoch(model, loader, opt, grad_clip=1.0)["loss"]
+        state["train"] = pretrain_epoch(model, loader, opt, grad_clip=1.0, scheduler=sched)["loss"]
         return state["train"]
 
     def validate() -> float:
@@ -394,12 +428,14 @@ def finetune(train_clips, val_clips, spec, settings: TrainSettings, encoder_stat
     opt = finetune_optimizer(model, settings.finetune_lr, settings.weight_decay, decay)
     loader = make_loader(train_clips.with_range_shift(settings.range_shift), settings.batch_size, True,
                          settings.seed)
+    sched = _scheduler(opt, settings, settings.finetune_epochs, len(loader))
     val_loader = (make_loader(val_clips, settings.batch_size, False)
                   if val_clips is not None and len(val_clips) else None)
     state = {"train": None}
 
     def train_one() -> float:
-        state["train"] = finetune_epoch(model, loader, opt, settings.sigma, grad_clip=1.0)["loss"]
+        state["train"] = finetune_epoch(model, loader, opt, settings.sigma, grad_clip=1.0,
+                                        scheduler=sched)["loss"]
         return state["train"]
 
     def validate() -> float:
@@ -464,7 +500,8 @@ def _fmt_row(cells: list[str]) -> str:
 
 def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path | None = None,
              n_folds: int = 2, n_val: int = 1, split_seed: int = 42, pretrain_stride: int | None = None,
-             out: str | Path | None = None, echo: Callable[[str], Any] = print) -> dict[str, Any]:
+             out: str | Path | None = None, echo: Callable[[str], Any] = print,
+             unlabelled_subjects: Sequence[int] = ()) -> dict[str, Any]:
     """The pre-training ablation over leave-one-person-out folds ([1]_ sections 4.4 and 4.6).
 
     For each of the first ``n_folds`` folds: pre-train for a fixed number of epochs on the training
@@ -495,6 +532,12 @@ def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path 
         Folder receiving ``summary.json`` and ``table.md`` (written atomically).
     echo : callable
         Progress lines.
+    unlabelled_subjects : sequence of int
+        Persons of ``data`` treated as unlabelled recordings: their annotations are dropped on
+        loading, they are in no fold, and every fold pre-trains on them besides its training and
+        validation persons (the paper's premise: unlabelled recordings are cheap, labels are not).
+        The folds are built over the remaining (labelled) persons, so a test person is never an
+        unlabelled one.
 
     Returns
     -------
@@ -515,20 +558,29 @@ def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path 
 
     t_all = time.perf_counter()
     seqs = load_dataset(data, spec, cubes, labels=True)
+    unl_ids = {int(v) for v in unlabelled_subjects}
+    unlabelled = [s for s in seqs if s.subject in unl_ids]
+    for s in unlabelled:  # never use their labels
+        s.joints = s.weight = None
+    seqs = [s for s in seqs if s.subject not in unl_ids]
+    if unl_ids and not unlabelled:
+        raise ValueError(f"no sequences of the unlabelled persons {sorted(unl_ids)}")
     clips = RadarClips(seqs, spec)
     folds = lopo_folds(np.unique(clips.subjects), n_val=n_val, seed=split_seed)
     if n_folds > len(folds):
         raise ValueError(f"{n_folds} folds asked, the data has {len(folds)} persons")
-    pre_spec_clips = clips.with_spec(stride=pretrain_stride) if pretrain_stride else clips
+    pre_spec = replace(spec, stride=pretrain_stride) if pretrain_stride else spec
+    pre_spec_clips = RadarClips(seqs + unlabelled, pre_spec, labels=False)
     echo(f"{len(seqs)} sequences, {len(clips)} labelled clips of {clips.map_size}, "
-         f"persons {sorted(set(clips.subjects.tolist()))}")
+         f"persons {sorted(set(clips.subjects.tolist()))}; unlabelled persons {sorted(unl_ids) or 'none'} "
+         f"({len(unlabelled)} sequences)")
     rows = []
     for fold in folds[:n_folds]:
         t0 = time.perf_counter()
         echo(f"fold {fold.index}: test {fold.test}, train {fold.train}, val {fold.val}")
         train, val, test = (clips.subset(p) for p in (fold.train, fold.val, (fold.test,)))
         # Pre-training sees every non-test person, unlabelled; fixed epochs (no validation person left).
-        pre_train = pre_spec_clips.subset((*fold.train, *fold.val), labels=False)
+        pre_train = pre_spec_clips.subset((*fold.train, *fold.val, *sorted(unl_ids)), labels=False)
         mae, pre_hist = pretrain(pre_train, None, spec, settings, echo)
         t_pre = time.perf_counter() - t0
         ref = mean_clip(pre_train)
@@ -575,8 +627,9 @@ def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path 
     }
     summary = {"folds": rows, "table": table, "mean": mean, "acceptance": acceptance,
                "settings": asdict(settings), "spec": spec.to_dict(), "n_clips": len(clips),
-               "pretrain_clips_per_fold": [len(pre_spec_clips.subset((*f.train, *f.val)))
+               "pretrain_clips_per_fold": [len(pre_spec_clips.subset((*f.train, *f.val, *sorted(unl_ids))))
                                            for f in folds[:n_folds]],
+               "unlabelled_subjects": sorted(unl_ids),
                "seconds": time.perf_counter() - t_all}
     if out is not None:
         from radarkit.atomic import atomic_output
@@ -613,7 +666,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--data", type=Path, help="Dataset folder; simulated into --work when omitted.")
     p.add_argument("--cubes", type=Path, help="Cube root (radarkit cube DIR --kind rd-video --out CUBES).")
     p.add_argument("--work", type=Path, default=Path("maepose_lopo_work"), help="Simulation/output folder.")
-    p.add_argument("--subjects", type=int, default=4)
+    p.add_argument("--subjects", type=int, default=4, help="Labelled persons (the LOPO folds).")
+    p.add_argument("--unlabelled-subjects", type=int, default=0,
+                   help="Extra simulated persons used only, without labels, for pre-training (never tested).")
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--scene", default="exercise")
     p.add_argument("--kind", default="rd", choices=["rd", "ra", "dual"])
@@ -622,12 +677,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--pretrain-stride", type=int, default=2, help="Clip stride of pre-training clips.")
     p.add_argument("--range-bins", default="32:160")
     p.add_argument("--size", default="32x32")
+    p.add_argument("--normalise", default="minmax", choices=["zscore", "minmax", "none"],
+                   help="Per-clip normalisation after the noise floor.")
+    p.add_argument("--noise-margin-db", type=float, default=3.0,
+                   help="Raise cells below the clip's noise floor (median) + this many dB to it; <0: off.")
+    p.add_argument("--dynamic-range-db", type=float, default=None,
+                   help="Raise cells more than this many dB below the clip's peak (off by default).")
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"])
+    p.add_argument("--norm-pix-loss", action="store_true", help="Per-patch normalised pre-training targets.")
     p.add_argument("--heatmap-size", default="32x32")
-    p.add_argument("--pretrain-epochs", type=int, default=15)
+    p.add_argument("--pretrain-epochs", type=int, default=60)
     p.add_argument("--finetune-epochs", type=int, default=15)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--pretrain-lr", type=float, default=1e-3)
+    p.add_argument("--pretrain-lr", type=float, default=1.5e-3)
     p.add_argument("--finetune-lr", type=float, default=1e-3)
     p.add_argument("--range-shift", type=int, default=6, help="Training range-roll augmentation (cells).")
     p.add_argument("--seed", type=int, default=0)
@@ -643,21 +706,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from radarkit.config.presets import get_preset
         from radarkit.sim.dataset import write_dataset
 
-        data = a.work / "sim"
+        n_all = a.subjects + a.unlabelled_subjects
+        data = a.work / f"sim{n_all}"
         if not (data / "dataset.json").exists():
-            print(f"simulating {a.subjects} persons x {a.seconds:g} s ({a.scene}) into {data}")
-            write_dataset(data, get_preset("hupr"), scene=a.scene, n_subjects=a.subjects, seconds=a.seconds,
+            print(f"simulating {n_all} persons x {a.seconds:g} s ({a.scene}) into {data}")
+            write_dataset(data, get_preset("hupr"), scene=a.scene, n_subjects=n_all, seconds=a.seconds,
                           radars=("hori",), seed=0)
     start, stop = (int(v) for v in a.range_bins.split(":"))
     size = tuple(int(v) for v in a.size.split("x"))
     hm = tuple(int(v) for v in a.heatmap_size.split("x"))
-    spec = ClipSpec(kind=a.kind, stride=a.stride, range_bins=(start, stop), size=size)
+    spec = ClipSpec(kind=a.kind, stride=a.stride, range_bins=(start, stop), size=size, normalise=a.normalise,
+                    noise_margin_db=a.noise_margin_db if a.noise_margin_db >= 0 else None,
+                    dynamic_range_db=a.dynamic_range_db)
     settings = TrainSettings(heatmap_size=hm, batch_size=a.batch_size, pretrain_epochs=a.pretrain_epochs,
                              finetune_epochs=a.finetune_epochs, pretrain_lr=a.pretrain_lr,
                              finetune_lr=a.finetune_lr, patience=a.patience, range_shift=a.range_shift,
-                             seed=a.seed, device=a.device)
+                             schedule=a.schedule, norm_pix_loss=a.norm_pix_loss, seed=a.seed, device=a.device)
+    # persons 1..subjects are labelled; the simulator numbers persons from 1, the extra ones come last
+    unlabelled = range(a.subjects + 1, a.subjects + a.unlabelled_subjects + 1)
     summary = run_lopo(data, spec, settings, a.cubes, a.folds, pretrain_stride=a.pretrain_stride,
-                       out=a.work / "results")
+                       out=a.work / "results", unlabelled_subjects=unlabelled)
     print(summary["table"])
     print(json.dumps({"mean": summary["mean"], "acceptance": summary["acceptance"],
                       "seconds": round(summary["seconds"], 1)}, indent=1))

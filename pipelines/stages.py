@@ -878,14 +878,13 @@ class MAEPosePoseStage(Stage):
     def _clips(self, starts: list[int]) -> None:
         import torch
 
-        from radarkit.data.clips import normalise_clip
         from radarkit.models.maepose import heatmaps_to_joints
         from radarkit.train.maepose import denormalise_joints
 
         for i in range(0, len(starts), self.params.batch):
             part = starts[i:i + self.params.batch]
-            clips = np.stack([normalise_clip(np.stack([self.maps[c + t] for t in range(self.T)])[None],
-                                             self.spec.normalise) for c in part]).astype(np.float32)
+            clips = np.stack([self.spec.normalised(np.stack([self.maps[c + t] for t in range(self.T)])[None])
+                              for c in part]).astype(np.float32)
             with torch.inference_mode():
                 heat = self.model(torch.from_numpy(clips).to(self.device))
                 joints = heatmaps_to_joints(heat).cpu().numpy()  # (B, F, J, 2) in [0, 1]

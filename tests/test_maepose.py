@@ -37,6 +37,7 @@ from radarkit.train.maepose import (
     predict,
     pretrain_optimizer,
     pretrain_step,
+    warmup_cosine,
 )
 
 torch.set_num_threads(1)
@@ -285,6 +286,25 @@ def test_tiny_finetune_overfits_one_batch_and_locates_joints():
     assert np.linalg.norm(out["pred"] - out["target"], axis=-1).max() <= half_diag + 1e-6
     assert after["mpjpe"] <= half_diag and before["mpjpe"] > 2 * half_diag
     assert evaluate(ft, [batch], threshold=half_diag + 1e-6)["pck"] == 1.0
+
+
+def test_warmup_cosine_schedule_keeps_layer_decay_ratios():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    opt = torch.optim.AdamW([{"params": model[0].parameters(), "lr": 1e-4},
+                             {"params": model[1].parameters(), "lr": 1e-3}])
+    sched = warmup_cosine(opt, total_steps=10, warmup_steps=2, min_ratio=0.1)
+    lrs = []
+    for _ in range(12):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    lrs = np.array(lrs)
+    assert np.allclose(lrs[:, 0] * 10, lrs[:, 1])  # every group scaled alike
+    assert lrs[0, 1] == pytest.approx(0.5e-3) and lrs[2, 1] == pytest.approx(1e-3)  # warm-up to the peak
+    assert np.all(np.diff(lrs[2:11, 1]) < 0)  # cosine decay
+    assert lrs[10, 1] == pytest.approx(1e-4) and lrs[11, 1] == pytest.approx(1e-4)  # floor after the end
+    with pytest.raises(ValueError):
+        warmup_cosine(opt, total_steps=0)
 
 
 def test_early_stopping_restores_the_best_weights():

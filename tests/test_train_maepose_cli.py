@@ -70,3 +70,30 @@ def test_bad_inputs_are_one_line_errors(data: Path, tmp_path: Path) -> None:
     bad.write_bytes(b"not a checkpoint")
     r = CliRunner().invoke(cli, ["eval", "maepose", "--checkpoint", str(bad), "--data", str(data)])
     assert r.exit_code == 1 and "bad.ckpt" in r.output and "Traceback" not in r.output
+
+
+def test_lopo_pretrains_on_unlabelled_persons_never_tested(tmp_path: Path) -> None:
+    from radarkit.data.clips import ClipSpec
+    from radarkit.pipelines.maepose_lopo import TrainSettings, run_lopo
+    from radarkit.sim.dataset import write_dataset
+
+    torch.set_num_threads(1)
+    data = tmp_path / "sim4"
+    write_dataset(data, TINY, "exercise", n_subjects=4, seconds=2.4, radars=("hori",), seed=2)
+    spec = ClipSpec(num_frames=8, n_target_frames=2, stride=4, size=(8, 16), normalise="minmax",
+                    noise_margin_db=3.0)
+    settings = TrainSettings(heatmap_size=(8, 16), batch_size=4, pretrain_epochs=1, finetune_epochs=1,
+                             device="cpu")
+    kw = dict(n_folds=1, echo=lambda _: None)
+    plain = run_lopo(data, spec, settings, **kw)
+    extra = run_lopo(data, spec, settings, unlabelled_subjects=[4], out=tmp_path / "res", **kw)
+    fold = extra["folds"][0]
+    assert 4 not in (fold["test"], *fold["train"], *fold["val"])  # an unlabelled person is never a fold
+    assert plain["unlabelled_subjects"] == [] and extra["unlabelled_subjects"] == [4]
+    # the fold's pre-training set holds its labelled non-test persons plus person 4
+    assert extra["pretrain_clips_per_fold"][0] > 0
+    assert extra["n_clips"] < plain["n_clips"]  # person 4's clips left the labelled set
+    assert set(extra["acceptance"]) >= {"masked_loss_below_half_mean", "pretrained_lower_mpjpe"}
+    assert json.loads((tmp_path / "res" / "summary.json").read_text())["unlabelled_subjects"] == [4]
+    with pytest.raises(ValueError, match="unlabelled"):
+        run_lopo(data, spec, settings, unlabelled_subjects=[9], **kw)

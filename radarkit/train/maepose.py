@@ -29,6 +29,8 @@ References
    (``shared/papers/maepose.txt``), sections 3 and 4.6.
 .. [2] K. He et al., "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022 (AdamW betas
    (0.9, 0.95) and weight decay 0.05 for pre-training).
+.. [3] C. Feichtenhofer et al., "Masked Autoencoders As Spatiotemporal Learners", NeurIPS 2022
+   (MAE-ST; warm-up + cosine learning-rate schedule for pre-training and fine-tuning).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,6 +59,7 @@ from radarkit.train import loop as train_loop
 __all__ = [
     "pretrain_optimizer",
     "finetune_optimizer",
+    "warmup_cosine",
     "pretrain_loss",
     "finetune_loss",
     "pretrain_step",
@@ -117,6 +121,52 @@ def finetune_optimizer(model: MAEPose, lr: float = 1e-3, weight_decay: float = 0
     for g in groups:
         g["lr"] = lr * g["lr_scale"]
     return torch.optim.AdamW(groups, lr=lr)
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0,
+                  min_ratio: float = 0.0) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step learning-rate schedule: linear warm-up, then half-cosine decay ([2]_, [3]_).
+
+    The schedule of MAE / VideoMAE / MAE-ST pre-training and fine-tuning, which [1]_ section 4.6 follows.
+    Every parameter group keeps its own base ``lr`` (so layer-wise decay is preserved) and is scaled
+    by ``(s + 1) / warmup_steps`` during the warm-up, then by
+    ``min_ratio + (1 - min_ratio) (1 + cos(pi (s - warmup) / (total - warmup))) / 2``.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        Optimiser whose groups' current ``lr`` are the peak rates.
+    total_steps : int
+        Optimiser steps of the whole run (epochs x batches per epoch); later steps stay at
+        ``min_ratio``.
+    warmup_steps : int
+        Linear warm-up steps (0: none).
+    min_ratio : float
+        Final learning rate as a fraction of the peak.
+
+    Returns
+    -------
+    torch.optim.lr_scheduler.LambdaLR
+        Call ``step()`` after every optimiser step (``scheduler`` of :func:`pretrain_epoch` /
+        :func:`finetune_epoch`).
+
+    Raises
+    ------
+    ValueError
+        ``total_steps < 1``, a negative warm-up, or ``min_ratio`` outside [0, 1].
+    """
+    if total_steps < 1 or warmup_steps < 0 or not 0.0 <= min_ratio <= 1.0:
+        raise ValueError(f"bad schedule: total_steps={total_steps}, warmup_steps={warmup_steps}, "
+                         f"min_ratio={min_ratio}")
+
+    def scale(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        span = max(1, total_steps - warmup_steps)
+        frac = min(1.0, (step - warmup_steps) / span)
+        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, scale)
 
 
 def _device(model: torch.nn.Module) -> torch.device:
@@ -258,7 +308,7 @@ def finetune_step(model: MAEPose, batch: tuple | list, optimizer: torch.optim.Op
 
 def pretrain_epoch(model: MAEPosePretrain, batches: Iterable, optimizer: torch.optim.Optimizer,
                    mask_ratio: float | None = None, grad_clip: float | None = None,
-                   progress: bool = False) -> dict[str, float]:
+                   progress: bool = False, scheduler: Any | None = None) -> dict[str, float]:
     """One pre-training pass over ``batches`` (``radarkit.train.loop.train_epoch`` with
     :func:`pretrain_loss`).
 
@@ -270,6 +320,8 @@ def pretrain_epoch(model: MAEPosePretrain, batches: Iterable, optimizer: torch.o
         Batches (e.g. a ``DataLoader``).
     progress : bool
         Show the loop's progress bar with the running loss.
+    scheduler : object with ``step()``, optional
+        Stepped after every optimiser step (e.g. :func:`warmup_cosine`).
 
     Returns
     -------
@@ -283,11 +335,12 @@ def pretrain_epoch(model: MAEPosePretrain, batches: Iterable, optimizer: torch.o
     """
     step = functools.partial(pretrain_loss, mask_ratio=mask_ratio)
     return train_loop.train_epoch(model, batches, step, optimizer, _device(model), grad_clip=grad_clip,
-                       progress=progress, label="pretrain")
+                                  progress=progress, label="pretrain", scheduler=scheduler)
 
 
 def finetune_epoch(model: MAEPose, batches: Iterable, optimizer: torch.optim.Optimizer, sigma: float = 2.0,
-                   grad_clip: float | None = None, progress: bool = False) -> dict[str, float]:
+                   grad_clip: float | None = None, progress: bool = False,
+                   scheduler: Any | None = None) -> dict[str, float]:
     """One fine-tuning pass over ``batches`` (``loop.train_epoch`` with :func:`finetune_loss`).
 
     Parameters
@@ -298,6 +351,8 @@ def finetune_epoch(model: MAEPose, batches: Iterable, optimizer: torch.optim.Opt
         ``(clips, joints[, weight])`` batches.
     progress : bool
         Show the loop's progress bar.
+    scheduler : object with ``step()``, optional
+        Stepped after every optimiser step (e.g. :func:`warmup_cosine`).
 
     Returns
     -------
@@ -311,7 +366,7 @@ def finetune_epoch(model: MAEPose, batches: Iterable, optimizer: torch.optim.Opt
     """
     step = functools.partial(finetune_loss, sigma=sigma)
     return train_loop.train_epoch(model, batches, step, optimizer, _device(model), grad_clip=grad_clip,
-                       progress=progress, label="finetune")
+                                  progress=progress, label="finetune", scheduler=scheduler)
 
 
 @torch.no_grad()
