@@ -172,3 +172,14 @@ def test_prior_init_starts_refined_heatmaps_at_the_mean_target(data: Path, tmp_p
     assert np.abs(xy - prior_xy).max() <= 2 * ds.stride  # the prior's peaks, to a heatmap pixel or two
     with pytest.raises(ValueError, match="prior heatmaps of shape"):
         init_heatmap_prior(model, prior[:, :32])
+    # without PRGCN, the per-pixel heatmap bias carries the prior: the output is exactly its argmax
+    torch.manual_seed(0)
+    plain = hupr("small", n_filters=2, use_gcn=False, heatmap_bias=True).eval()
+    with torch.no_grad():
+        plain.decoder.head.weight.zero_()
+    init_heatmap_prior(plain, prior)
+    with torch.no_grad():
+        _, refined = plain(hori, vert)
+    np.testing.assert_allclose(refined[0].numpy(), np.clip(prior, 1e-4, 1 - 1e-4), atol=1e-5)
+    with pytest.raises(ValueError, match="neither PRGCN nor a heatmap bias"):
+        init_heatmap_prior(hupr("small", n_filters=2, use_gcn=False), prior)

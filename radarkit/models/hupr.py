@@ -97,6 +97,10 @@ class HuPRConfig:
         a narrow model on a CPU.
     use_gcn : bool
         PRGCN refinement; False returns the initial heatmaps twice.
+    heatmap_bias : bool
+        Add a learned per-joint, per-pixel bias ``(J, R, A)`` to the initial heatmap logits (not in
+        the paper, which has none). With :func:`radarkit.train.hupr.init_heatmap_prior` it starts a
+        model without PRGCN at the mean training heatmap.
     legacy_view : bool
         Reproduce the official MNet input reshape that interleaves Doppler bins and real/imag.
 
@@ -119,6 +123,7 @@ class HuPRConfig:
     n_joints: int = 14
     csam_scales: tuple[int, ...] = (1, 2, 3)
     use_gcn: bool = True
+    heatmap_bias: bool = False
     legacy_view: bool = False
 
     def __post_init__(self) -> None:
@@ -509,6 +514,8 @@ class HuPR(nn.Module):
         self.decoder = Decoder2D(d, cfg.n_joints, factors)
         self.gcn = (PRGCN(skeleton.adjacency(self_loops=True), cfg.heatmap_size)
                     if cfg.use_gcn else None)
+        self.heatmap_bias = (nn.Parameter(torch.zeros(cfg.n_joints, *cfg.heatmap_size))
+                             if cfg.heatmap_bias else None)
 
     def _check(self, x: torch.Tensor, name: str) -> None:
         want = self.config.input_shape(x.shape[0])
@@ -539,6 +546,8 @@ class HuPR(nn.Module):
         hs, vs = self.encode_radar(hori, 0), self.encode_radar(vert, 1)
         fused = [fuse(h, v) for fuse, h, v in zip(self.fusion, hs, vs, strict=True)]
         initial = self.decoder(*fused)
+        if self.heatmap_bias is not None:
+            initial = initial + self.heatmap_bias
         refined = self.gcn(initial) if self.gcn is not None else initial
         return initial, refined
 

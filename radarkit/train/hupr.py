@@ -279,41 +279,47 @@ def mean_target_heatmaps(dataset: HuPRWindows, chunk: int = 256) -> np.ndarray:
 @torch.no_grad()
 def init_heatmap_prior(model: HuPR, mean_heatmaps: np.ndarray, weight_scale: float = 0.1,
                        eps: float = 1e-4) -> None:
-    """Start PRGCN's refined output at a prior heatmap: last bias = logit of the prior.
+    """Start the model's output heatmaps at a prior: output bias = logit of the prior.
 
-    The last PRGCN layer is ``H = A_hat V'' W3 + b3`` on the heatmap downscaled by 2
-    (:class:`radarkit.models.hupr.PRGCN`); ``b3`` is set to the logit of the prior downscaled the
+    With PRGCN, its last layer ``H = A_hat V'' W3 + b3`` works on the heatmap downscaled by 2
+    (:class:`radarkit.models.hupr.PRGCN`): ``b3`` is set to the logit of the prior downscaled the
     same way and ``W3`` is multiplied by ``weight_scale``, so the untrained model outputs about the
-    prior and the input-dependent part grows from there (the usual output-bias initialisation of
-    detection heads, e.g. RetinaNet's prior probability, per pixel).
+    prior and the input-dependent part grows from there. Without PRGCN, the model's per-pixel
+    ``heatmap_bias`` (:class:`radarkit.models.hupr.HuPRConfig`) is set to the prior's logit. This is
+    the usual output-bias initialisation of detection heads (RetinaNet's prior probability), per
+    pixel.
 
     Parameters
     ----------
     model : HuPR
-        With PRGCN (``use_gcn``); changed in place.
+        With PRGCN (``use_gcn``) or ``heatmap_bias``; changed in place.
     mean_heatmaps : array_like, shape (J, H, W)
         Prior probabilities in [0, 1] (:func:`mean_target_heatmaps`).
     weight_scale : float
-        Factor on ``W3``.
+        Factor on PRGCN's ``W3``.
     eps : float
         Probabilities are clipped to ``[eps, 1 - eps]`` before the logit.
 
     Raises
     ------
     ValueError
-        The model has no PRGCN, or the prior's shape does not match its heatmaps.
+        The model has neither PRGCN nor a heatmap bias, or the prior's shape does not match its
+        heatmaps.
 
     References
     ----------
     T.-Y. Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, section 4.1
     (initialisation of the classification bias to a prior).
     """
-    if model.gcn is None:
-        raise ValueError("the model has no PRGCN (use_gcn=False): no output bias to initialise")
+    if model.gcn is None and model.heatmap_bias is None:
+        raise ValueError("the model has neither PRGCN nor a heatmap bias: no output bias to initialise")
     prior = torch.as_tensor(np.asarray(mean_heatmaps), dtype=torch.float32)
-    j, h, w = model.config.n_joints, *model.gcn.heatmap_size
+    j, (h, w) = model.config.n_joints, model.config.heatmap_size
     if tuple(prior.shape) != (j, h, w):
         raise ValueError(f"prior heatmaps of shape {tuple(prior.shape)}, the model needs {(j, h, w)}")
+    if model.gcn is None:
+        model.heatmap_bias.copy_(torch.logit(prior.clamp(eps, 1 - eps)))
+        return
     small = torch.nn.functional.interpolate(prior[None], scale_factor=0.5, mode="bilinear",
                                             align_corners=True)[0].clamp(eps, 1 - eps)
     model.gcn.biases[2].copy_(torch.logit(small).reshape(j, -1))
@@ -391,7 +397,7 @@ def train_hupr(
                          f"size, got {cfg.n_range} x {cfg.n_azimuth}")
     seed_everything(seed)
     model = HuPR(cfg)
-    if tcfg.prior_init and not resume and model.gcn is not None:
+    if tcfg.prior_init and not resume and (model.gcn is not None or model.heatmap_bias is not None):
         init_heatmap_prior(model, mean_target_heatmaps(train_set))
     optimizer, scheduler = make_optimizer(model, tcfg)
     loader = DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True,
