@@ -88,8 +88,8 @@ def run(pipeline, inputs, out, checkpoints, config, preset, frames, force, quiet
     with contextlib.nullcontext(None) if quiet else _LazyProgress(f"run {pipe.name}") as bar:
         summary = run_pipeline(pipe, inputs, out, config=cfg, frames=span, force=force, progress=bar,
                                on_open=None if bar is None else bar.open, command=" ".join(sys.argv))
-    extra = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                      for s in summary["summaries"].values() for k, v in s.items())
+    stats = {k: v for s in summary["summaries"].values() for k, v in s.items() if k != "n_frames"}
+    extra = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items())
     click.echo(f"wrote {out} ({summary['n_frames']} frames, stages {' -> '.join(summary['stages'])}"
                + (f"; {extra}" if extra else "") + f"; {summary['seconds']:.1f} s)")
 
