@@ -12,7 +12,8 @@ Steps (``python -m radarkit.pipelines.millimamba_vs_hupr --out DIR``):
 3. Three models trained on one CPU thread (``torch.set_num_threads``; the machine is shared), each
    for whole epochs while the next epoch still fits in ``--budget-min`` minutes of wall time (the
    first always runs): milliMamba ``small`` with the velocity loss (weight ``--velocity-weight``),
-   milliMamba ``small`` without it (weight 0), and HuPR ``small``.
+   milliMamba ``small`` without it (weight 0), and HuPR ``small`` (output started at the mean
+   training heatmap, as in :mod:`radarkit.pipelines.train_hupr_sim`).
 4. Every frame of the test subject is predicted by each model (milliMamba: windows of 16 frames
    predicting their 4 central frames, stride 4; HuPR: one 8-frame window per frame) and scored
    the same way: OKS AP and AP50 with HuPR's sigmas (:func:`radarkit.train.hupr.score_predictions`),
@@ -194,7 +195,8 @@ def run(out: str | os.PathLike, data: str | os.PathLike | None = None, subjects:
     budget_s = 60.0 * budget_min
     info = {"data": str(data), "train_sequences": train_seqs, "test_sequences": test_seqs}
     mm_tcfg = MilliMambaTrainConfig(lr=mm_lr, batch_size=mm_batch_size, step=step)
-    hupr_tcfg = HuPRTrainConfig(lr=hupr_lr, batch_size=hupr_batch_size, step=step, eval_step=1)
+    hupr_tcfg = HuPRTrainConfig(lr=hupr_lr, batch_size=hupr_batch_size, step=step, eval_step=1,
+                                prior_init=True)  # as train_hupr_sim
     results: dict[str, dict[str, Any]] = {}
     models: dict[str, Any] = {}
 
