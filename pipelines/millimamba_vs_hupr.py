@@ -132,12 +132,10 @@ def run(out: str | os.PathLike, data: str | os.PathLike | None = None, subjects:
     import torch
 
     from radarkit.atomic import atomic_output
-    from radarkit.config.presets import get_preset
     from radarkit.data.hupr import default_cube_dir, ensure_cubes, hupr_cube_dataset
     from radarkit.data.millimamba import default_rad_cube_dir, ensure_rad_cubes, millimamba_cube_dataset
     from radarkit.models.millimamba import PRESETS
-    from radarkit.pipelines.train_hupr_sim import mean_pose_baseline
-    from radarkit.sim.dataset import write_dataset
+    from radarkit.pipelines.train_hupr_sim import mean_pose_baseline, simulated_split
     from radarkit.train.hupr import HuPRTrainConfig, evaluate_hupr, score_predictions, train_hupr
     from radarkit.train.millimamba import (
         MilliMambaTrainConfig,
@@ -160,17 +158,7 @@ def run(out: str | os.PathLike, data: str | os.PathLike | None = None, subjects:
         timings[name] = round(time.perf_counter() - t, 1)
         echo(f"[{name}] {timings[name]:.1f} s")
 
-    if not (data / "dataset.json").exists():
-        if subjects < 4:
-            raise ValueError("need at least 4 subjects (3 to train, 1 to test)")
-        write_dataset(data, get_preset("hupr"), scene="hupr", n_subjects=subjects, seconds=seconds,
-                      radars=("hori", "vert"), seed=seed)
-    meta = json.loads((data / "dataset.json").read_text())
-    splits = json.loads((data / "splits.json").read_text())
-    test_subjects = splits["subjects"]["test"][:1]
-    seq_subject = {q["name"]: q["subject_id"] for q in meta["sequences"]}
-    test_seqs = [n for n, s in seq_subject.items() if s in test_subjects]
-    train_seqs = [n for n, s in seq_subject.items() if s not in test_subjects]
+    meta, train_seqs, test_seqs, _ = simulated_split(data, subjects, seconds, seed)
     mark("simulate", t0)
 
     t = time.perf_counter()

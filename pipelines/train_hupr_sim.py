@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["mean_pose_baseline", "run", "main"]
+__all__ = ["mean_pose_baseline", "simulated_split", "run", "main"]
 
 
 def mean_pose_baseline(train_keypoints: np.ndarray, n: int) -> np.ndarray:
@@ -60,6 +60,53 @@ def mean_pose_baseline(train_keypoints: np.ndarray, n: int) -> np.ndarray:
     """
     mean = np.asarray(train_keypoints, dtype=np.float64).reshape(-1, *np.shape(train_keypoints)[-2:])
     return np.repeat(mean.mean(axis=0)[None].astype(np.float32), n, axis=0)
+
+
+def simulated_split(data: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: int = 0
+                    ) -> tuple[dict, list[str], list[str], list[int]]:
+    """The simulated two-radar HuPR dataset of the acceptance runs, and its train/test sequences.
+
+    Simulates ``data`` (``hupr`` preset and scene, both radars) unless ``data/dataset.json``
+    exists. The held-out test subject is the first of ``splits.json``'s test split; every other
+    subject trains.
+
+    Parameters
+    ----------
+    data : str or os.PathLike
+        Dataset folder (reused when present).
+    subjects, seconds, seed : int, float, int
+        People, seconds per person and seed of a new simulation.
+
+    Returns
+    -------
+    meta : dict
+        ``dataset.json``.
+    train_sequences, test_sequences : list of str
+        Sequence folder names.
+    test_subjects : list of int
+        The held-out subject id.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 4 subjects for a new dataset.
+    """
+    from radarkit.config.presets import get_preset
+    from radarkit.sim.dataset import write_dataset
+
+    data = Path(data)
+    if not (data / "dataset.json").exists():
+        if subjects < 4:
+            raise ValueError("need at least 4 subjects (3 to train, 1 to test)")
+        write_dataset(data, get_preset("hupr"), scene="hupr", n_subjects=subjects, seconds=seconds,
+                      radars=("hori", "vert"), seed=seed)
+    meta = json.loads((data / "dataset.json").read_text())
+    splits = json.loads((data / "splits.json").read_text())
+    test_subjects = splits["subjects"]["test"][:1]
+    seq_subject = {q["name"]: q["subject_id"] for q in meta["sequences"]}
+    test_seqs = [n for n, s in seq_subject.items() if s in test_subjects]
+    train_seqs = [n for n, s in seq_subject.items() if s not in test_subjects]
+    return meta, train_seqs, test_seqs, test_subjects
 
 
 def _cpu() -> float:
@@ -119,10 +166,8 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     import torch
 
     from radarkit.atomic import atomic_output
-    from radarkit.config.presets import get_preset
     from radarkit.data.hupr import default_cube_dir, ensure_cubes, hupr_cube_dataset
     from radarkit.metrics.keypoints import write_coco_results
-    from radarkit.sim.dataset import write_dataset
     from radarkit.train.hupr import HuPRTrainConfig, evaluate_hupr, score_predictions, train_hupr
 
     if subjects < 4:
@@ -138,15 +183,8 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
         timings[name] = {"wall_s": round(time.perf_counter() - t, 2), "cpu_s": round(_cpu() - c, 2)}
         echo(f"[{name}] {timings[name]['wall_s']:.1f} s wall, {timings[name]['cpu_s']:.1f} s CPU")
 
-    if not (data / "dataset.json").exists():
-        write_dataset(data, get_preset("hupr"), scene="hupr", n_subjects=subjects, seconds=seconds,
-                      radars=("hori", "vert"), seed=seed)
-    meta = json.loads((data / "dataset.json").read_text())
-    splits = json.loads((data / "splits.json").read_text())
-    test_subjects = splits["subjects"]["test"][:1]
+    meta, train_seqs, test_seqs, test_subjects = simulated_split(data, subjects, seconds, seed)
     seq_subject = {q["name"]: q["subject_id"] for q in meta["sequences"]}
-    test_seqs = [n for n, s in seq_subject.items() if s in test_subjects]
-    train_seqs = [n for n, s in seq_subject.items() if s not in test_subjects]
     train_subjects = sorted({seq_subject[n] for n in train_seqs})
     mark("simulate", t0, c0)
 
