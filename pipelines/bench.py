@@ -16,8 +16,9 @@ pipeline turns the same words into its cube; the median of ``repeats`` timed pas
 * ``radarkit-vrdae-hupr`` (1 and 2 threads): HuPR's VRDAEMap, 8 Doppler bins;
   ``hupr-script``: the official script's structure (one FFT call per angle vector, complex128),
   timed on one frame;
-* ``radarkit-4d-full``: the full 4-D cube (64 range x 64 Doppler x 64 azimuth x 8 elevation),
-  2 threads;
+* ``radarkit-4d-full`` (``-fftw`` with pyFFTW): the full 4-D cube (64 range x 64 Doppler x 64
+  azimuth x 8 elevation, :class:`radarkit.dsp.plan_vrdae.VRDAEPlan`), 2 threads;
+* ``fftn-4d-t2``: the same cube as a zero-padded 4-D array and one planned ``fftn`` per frame;
 * ``fft-bound``: the FFT compute bound of the RD workload -- the time FFTW (or scipy.fft without
   pyFFTW) needs for the same 768 range FFTs of 256 points and 3,072 Doppler FFTs of 64 points per
   frame, as contiguous in-cache batches (no conversion, no strides): no RD pipeline can beat it on
@@ -40,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -325,8 +326,10 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
     rd_out = rd_scipy._empty((frames, cfg.n_loops, cfg.n_virtual, cfg.n_samples))
     rd_out_fftw = rd_fftw._empty(rd_out.shape) if rd_fftw is not None else None
     hupr = CubeTransform(cfg, CubeParams(kind="vrdae", mode="hupr", backend="scipy"))
-    full = CubeTransform(cfg, CubeParams(kind="vrdae", doppler_bins=64, range_bins=(31, 95),
-                                         range_window="none", doppler_window="none", backend="scipy"))
+    full_params = CubeParams(kind="vrdae", doppler_bins=64, range_bins=(31, 95), range_window="none",
+                             doppler_window="none", backend="scipy")
+    full = CubeTransform(cfg, full_params)
+    full_fftw = (CubeTransform(cfg, replace(full_params, backend="fftw")) if "fftw" in backends else None)
     pipelines: list[tuple[str, int, Callable[[], Any], str]] = [
         ("numpy", frames, lambda: _plain_rd(words, cfg, np.fft.fft, rwin, dwin),
          "plain numpy organize + numpy.fft, RD (doppler, virtual, range) complex64"),
@@ -363,6 +366,12 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
          "HuPR VRDAEMap, 2 threads"),
         ("radarkit-4d-full-w2", small, lambda: _split_frames(full, sw, cfg, pool, full_out),
          "full 4-D cube 64 range x 64 Doppler x 64 azimuth x 8 elevation, 2 threads"),
+    ]
+    if full_fftw is not None:
+        pipelines.append(("radarkit-4d-full-fftw-w2", small,
+                          lambda: _split_frames(full_fftw, sw, cfg, pool, full_out),
+                          "full 4-D cube, FFTW range/Doppler FFTs, 2 threads"))
+    pipelines += [
         ("fftn-4d-t2", small, lambda: fftn_4d(sw),
          "baseline: zero-padded 4-D array + fftn (pyFFTW or scipy.fft), 2 threads"),
     ]

@@ -38,6 +38,7 @@ from radarkit.dsp.kinds import (
     range_spectra,
 )
 from radarkit.dsp.plan import RDPlan, decode_remove_clutter, rd_plan_supports
+from radarkit.dsp.plan_vrdae import VRDAEPlan, vrdae_plan_supports
 from radarkit.dsp.range_doppler import OUTPUTS
 from radarkit.dsp.windows import WINDOWS, get_window
 from radarkit.io.layout import decode_frames
@@ -275,7 +276,8 @@ def source_records(paths: list[Path]) -> list[dict[str, Any]]:
 class CubeTransform:
     """Raw int16 words -> cube of one kind, planned once (the per-chunk work of :func:`write_cube`).
 
-    Uses the Range-Doppler hot path :class:`radarkit.dsp.plan.RDPlan` for ``rd``/``rd-video`` on
+    Uses the Range-Doppler hot path :class:`radarkit.dsp.plan.RDPlan` for ``rd``/``rd-video`` and
+    the planned 4-D cube :class:`radarkit.dsp.plan_vrdae.VRDAEPlan` for ``vrdae`` in ``full`` mode on
     the scipy and fftw back ends when the layout allows (:func:`radarkit.dsp.plan.rd_plan_supports`),
     else decodes (range window fused into the conversion) and calls :func:`make_cube`. Callable
     from several threads at once.
@@ -301,6 +303,7 @@ class CubeTransform:
                 and rd_plan_supports(config, params.n_range, params.n_doppler, params.range_bins)):
             self.plan = RDPlan(config, params.range_window, params.doppler_window,
                                params.clutter_removal, params.backend)
+        self.vrdae_plan = VRDAEPlan(config, params) if vrdae_plan_supports(config, params) else None
         self.fused = params.mode != "hupr" and params.range_window != "none"
         self.window = _range_window_array(config, params) if self.fused else None
         self._no_clutter = (dataclasses.replace(params, clutter_removal=False)
@@ -310,6 +313,8 @@ class CubeTransform:
         """Cube (numpy, ``params.dtype``) of the whole frames in ``words`` (int16, file order);
         ``out`` is an optional destination for complex ``vrdae`` cubes (see :func:`make_cube`)."""
         p = self.params
+        if self.vrdae_plan is not None:
+            return self.vrdae_plan(words, out=out if p.output == "complex" else None)
         if self.plan is not None:
             if p.per_antenna:
                 return power_output(self.plan(words), p.output, self.backend)

@@ -48,7 +48,7 @@ from radarkit.dsp.angle import tdm_phase, virtual_angle_matrix, virtual_row_matr
 from radarkit.dsp.backends import Backend, get_backend
 
 __all__ = ["ANGLE_KINDS", "range_spectra", "doppler_spectra", "angle_spectra", "power_output",
-           "keep_doppler_bins", "doppler_keep_slice"]
+           "keep_doppler_bins", "doppler_keep_slice", "combine_rows"]
 
 #: Kinds that need angle processing.
 ANGLE_KINDS = ("ra", "rad", "rae", "vrdae", "ra-video")
@@ -229,8 +229,7 @@ def angle_spectra(rd: Any, config: RadarConfig, backend: Backend | str | None = 
         out = np.empty(shape, dtype=np.complex64)
     elif out.shape != shape or out.dtype != np.complex64 or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous complex64 array of shape {shape}")
-    _combine_rows(np.ascontiguousarray(rows), e, out)
-    return out
+    return combine_rows(np.ascontiguousarray(rows), e, out)
 
 
 def power_output(x: Any, output: str, backend: Backend | str | None = None,
@@ -270,23 +269,61 @@ def power_output(x: Any, output: str, backend: Backend | str | None = None,
 
 
 @numba.njit(cache=True, nogil=True)
-def _combine_rows(rows, e, out):  # pragma: no cover - compiled
-    # out[f, d, k] = sum_i e[k, i] rows[f, d, i]: the elevation DFT over the occupied rows, in
-    # contiguous passes over (azimuth, range)
-    n_f, n_d, n_rows, n_a, n_r = rows.shape
-    m = n_a * n_r
+def _combine_rows_f32(rows, er, ei, out):  # pragma: no cover - compiled
+    # rows: float32 (F, D, n_rows, 2M), out: float32 (F, D, K, 2M) -- complex values as (re, im)
+    # pairs, so that the loops vectorise; er/ei: float32 (K, n_rows), the elevation DFT.
+    # out[f, d, k] = sum_i e[k, i] rows[f, d, i], rows 0 and 1 in the same pass (one write of the
+    # output, which dominates: 16 MB per frame for a 64 x 64 x 64 x 8 cube).
+    n_f, n_d, n_rows, m2 = rows.shape
+    n_k = er.shape[0]
+    m = m2 // 2
     for f in range(n_f):
         for d in range(n_d):
-            src = rows[f, d].reshape(n_rows, m)
-            dst = out[f, d].reshape(e.shape[0], m)
-            for k in range(e.shape[0]):
-                o = dst[k]
-                w = e[k, 0]
-                s0 = src[0]
+            s0 = rows[f, d, 0]
+            s1 = rows[f, d, min(1, n_rows - 1)]
+            for k in range(n_k):
+                o = out[f, d, k]
+                ar = er[k, 0]
+                ai = ei[k, 0]
+                br = er[k, 1] if n_rows > 1 else np.float32(0.0)
+                bi = ei[k, 1] if n_rows > 1 else np.float32(0.0)
                 for j in range(m):
-                    o[j] = w * s0[j]
-                for i in range(1, n_rows):
-                    w = e[k, i]
-                    si = src[i]
+                    x0r = s0[2 * j]
+                    x0i = s0[2 * j + 1]
+                    x1r = s1[2 * j]
+                    x1i = s1[2 * j + 1]
+                    o[2 * j] = ar * x0r - ai * x0i + br * x1r - bi * x1i
+                    o[2 * j + 1] = ar * x0i + ai * x0r + br * x1i + bi * x1r
+                for i in range(2, n_rows):
+                    si = rows[f, d, i]
+                    cr = er[k, i]
+                    ci = ei[k, i]
                     for j in range(m):
-                        o[j] += w * si[j]
+                        o[2 * j] += cr * si[2 * j] - ci * si[2 * j + 1]
+                        o[2 * j + 1] += cr * si[2 * j + 1] + ci * si[2 * j]
+
+
+def combine_rows(rows: np.ndarray, e: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Elevation DFT over the occupied virtual-array rows: ``out[..., k, :, :] = sum_i e[k, i]
+    rows[..., i, :, :]``.
+
+    Parameters
+    ----------
+    rows : ndarray of complex64, shape (frame, doppler, n_rows, azimuth, range)
+        Azimuth spectra of the occupied grid rows (C-contiguous).
+    e : ndarray of complex, shape (n_elevation, n_rows)
+        Elevation DFT at the occupied rows (:func:`radarkit.dsp.angle.virtual_row_matrices`).
+    out : ndarray of complex64, shape (frame, doppler, n_elevation, azimuth, range)
+        C-contiguous destination.
+
+    Returns
+    -------
+    ndarray of complex64
+        ``out``.
+    """
+    f, d, n_rows, n_a, n_r = rows.shape
+    er = np.ascontiguousarray(np.real(e), dtype=np.float32)
+    ei = np.ascontiguousarray(np.imag(e), dtype=np.float32)
+    _combine_rows_f32(rows.reshape(f, d, n_rows, n_a * n_r).view(np.float32), er, ei,
+                      out.reshape(f, d, e.shape[0], n_a * n_r).view(np.float32))
+    return out
