@@ -218,6 +218,9 @@ def test_rd_hot_path_equals_generic_chain(backend, iq_order):
     out = plan(words)
     assert out.shape == ref.shape == (3, cfg.n_loops, cfg.n_virtual, cfg.n_samples)
     assert np.abs(out - ref).max() <= 1e-5 * np.abs(ref).max()
+    shifted = np.empty(words.size + 1, dtype=np.int16)  # words 2 bytes off an 8-byte boundary
+    shifted[1:] = words.reshape(-1)
+    np.testing.assert_array_equal(plan(shifted[1:]), out)
     power = plan.power(words)
     ref_p = make_cube(decoded, cfg, CubeParams(kind="rd", output="power", backend="numpy"))
     assert np.abs(power - ref_p).max() <= 1e-5 * ref_p.max()
