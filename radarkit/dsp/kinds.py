@@ -46,6 +46,7 @@ import numpy as np
 from radarkit.config.radar import RadarConfig
 from radarkit.dsp.angle import tdm_phase, virtual_angle_matrix, virtual_row_matrices
 from radarkit.dsp.backends import Backend, get_backend
+from radarkit.dsp.plan import check_complex_out
 
 __all__ = ["ANGLE_KINDS", "range_spectra", "doppler_spectra", "angle_spectra", "power_output",
            "keep_doppler_bins", "doppler_keep_slice", "combine_rows"]
@@ -227,8 +228,8 @@ def angle_spectra(rd: Any, config: RadarConfig, backend: Backend | str | None = 
     shape = (f, d, n_elevation, n_azimuth, r)
     if out is None:
         out = np.empty(shape, dtype=np.complex64)
-    elif out.shape != shape or out.dtype != np.complex64 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous complex64 array of shape {shape}")
+    else:
+        check_complex_out(out, shape)
     return combine_rows(np.ascontiguousarray(rows), e, out)
 
 

@@ -42,7 +42,8 @@ from radarkit.config.radar import RadarConfig
 from radarkit.dsp.windows import get_window
 from radarkit.io.layout import resolve_iq_flag
 
-__all__ = ["RDPlan", "rd_plan_supports", "rd_power", "decode_remove_clutter"]
+__all__ = ["RDPlan", "rd_plan_supports", "rd_power", "decode_remove_clutter", "frame_words",
+           "check_complex_out"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -129,10 +130,39 @@ def rd_power(rd: np.ndarray) -> np.ndarray:
     return out
 
 
-def _words_array(words: np.ndarray) -> np.ndarray:
-    """Flat, C-contiguous int16 words on an 8-byte boundary (the kernel reads 64-bit groups)."""
+def frame_words(words: np.ndarray, config: RadarConfig) -> tuple[np.ndarray, int]:
+    """Raw words as the hot-path kernels read them, and their frame count.
+
+    Parameters
+    ----------
+    words : ndarray of int16
+        Whole frames in file order.
+    config : RadarConfig
+
+    Returns
+    -------
+    words : ndarray of int16, shape (n_words,)
+        Flat, C-contiguous, on an 8-byte boundary (the decode kernel reads 64-bit groups; copied
+        when not).
+    n_frames : int
+
+    Raises
+    ------
+    ValueError
+        Not a whole number of frames.
+    """
     words = np.ascontiguousarray(words, dtype=np.int16).reshape(-1)
-    return words.copy() if words.ctypes.data % 8 else words
+    per_frame = config.bytes_per_frame // 2
+    if words.size % per_frame:
+        raise ValueError(f"{words.size} int16 words are not a whole number of frames "
+                         f"({per_frame} words each)")
+    return (words.copy() if words.ctypes.data % 8 else words), words.size // per_frame
+
+
+def check_complex_out(out: np.ndarray, shape: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``out`` is a C-contiguous complex64 array of ``shape``."""
+    if out.shape != tuple(shape) or out.dtype != np.complex64 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous complex64 array of shape {tuple(shape)}")
 
 
 def rd_plan_supports(config: RadarConfig, n_range: int | None = None, n_doppler: int | None = None,
@@ -170,11 +200,7 @@ def decode_remove_clutter(words: np.ndarray, config: RadarConfig,
     """
     if not rd_plan_supports(config):
         raise ValueError("decode_remove_clutter needs 2-lane complex data with a resolved IQ order")
-    words = _words_array(words)
-    per_frame = config.bytes_per_frame // 2
-    if words.size % per_frame:
-        raise ValueError(f"{words.size} int16 words are not a whole number of frames")
-    n_frames = words.size // per_frame
+    words, n_frames = frame_words(words, config)
     out = np.empty((n_frames, *config.raw_shape), dtype=np.complex64)
     w = np.ones(config.n_samples, np.float32) if window is None else np.asarray(window, np.float32)
     shape4 = (n_frames, config.n_loops, config.n_virtual, 2 * config.n_samples)
@@ -295,17 +321,12 @@ class RDPlan:
             ``words`` is not a whole number of frames, or ``out`` has the wrong shape or dtype.
         """
         c = self.config
-        words = _words_array(words)
-        per_frame = c.bytes_per_frame // 2
-        if words.size % per_frame:
-            raise ValueError(f"{words.size} int16 words are not a whole number of frames "
-                             f"({per_frame} words each)")
-        n_frames = words.size // per_frame
+        words, n_frames = frame_words(words, c)
         shape = (n_frames, c.n_loops, c.n_virtual, c.n_samples)
         if out is None:
             out = self._empty(shape)
-        elif out.shape != shape or out.dtype != np.complex64 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous complex64 array of shape {shape}")
+        else:
+            check_complex_out(out, shape)
         work, dop, fwd_2d = self._frame_buffers()
         shape4 = (1, c.n_loops, c.n_virtual, 2 * c.n_samples)
         frames = words.reshape(n_frames, *shape4[1:])

@@ -36,7 +36,7 @@ import numpy as np
 from radarkit.config.radar import RadarConfig
 from radarkit.dsp.angle import tdm_phase, virtual_row_matrices
 from radarkit.dsp.kinds import combine_rows, doppler_keep_slice, power_output
-from radarkit.dsp.plan import RDPlan, rd_plan_supports
+from radarkit.dsp.plan import RDPlan, check_complex_out, frame_words, rd_plan_supports
 
 __all__ = ["VRDAEPlan", "vrdae_plan_supports"]
 
@@ -142,18 +142,13 @@ class VRDAEPlan:
         ValueError
             ``words`` is not a whole number of frames, or ``out`` has the wrong shape or dtype.
         """
-        c = self.config
-        words = np.ascontiguousarray(words, dtype=np.int16).reshape(-1)
-        per_frame = c.bytes_per_frame // 2
-        if words.size % per_frame:
-            raise ValueError(f"{words.size} int16 words are not a whole number of frames "
-                             f"({per_frame} words each)")
-        n_frames = words.size // per_frame
+        words, n_frames = frame_words(words, self.config)
+        per_frame = self.config.bytes_per_frame // 2
         shape = (n_frames, *self.frame_shape)
         if out is None:
             out = np.empty(shape, dtype=np.complex64)
-        elif out.shape != shape or out.dtype != np.complex64 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous complex64 array of shape {shape}")
+        else:
+            check_complex_out(out, shape)
         rd, block, rows = self._buffers()
         for f in range(n_frames):
             self.rd(words[f * per_frame:(f + 1) * per_frame], out=rd)
