@@ -102,6 +102,9 @@ def _figure(model, clips, mask_ratio: float, path: Path, force: bool, title: str
 @click.option("--schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True,
               help="Learning rate: warm-up + cosine decay over --epochs, or constant.")
 @click.option("--norm-pix-loss", is_flag=True, help="Pre-train on per-patch normalised targets.")
+@click.option("--head-pos-embed", is_flag=True,
+              help="Fine-tuning: add the positional embedding to the encoder tokens before the heatmap "
+                   "head (recorded in the checkpoint).")
 @click.option("--range-shift", type=click.IntRange(min=0), default=0, show_default=True,
               help="Training augmentation: random range roll of up to N map cells.")
 @click.option("--init", "init", type=click.Path(path_type=Path, exists=True), default=None,
@@ -113,7 +116,7 @@ def _figure(model, clips, mask_ratio: float, path: Path, force: bool, title: str
 def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_size, stride, normalise,
                   noise_margin_db, dynamic_range_db, num_frames, target_frames, subjects,
                   val_subjects, epochs, patience, batch_size, lr, layer_decay, mask_ratio, schedule,
-                  norm_pix_loss, range_shift, init, out, seed, device, force) -> None:
+                  norm_pix_loss, head_pos_embed, range_shift, init, out, seed, device, force) -> None:
     """Pre-train (--stage pretrain) or fine-tune (--stage finetune) MAEPose on radar video clips."""
     from dataclasses import asdict
 
@@ -128,6 +131,8 @@ def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_si
         raise click.UsageError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     if init is not None and stage != "finetune":
         raise click.UsageError("--init applies to --stage finetune")
+    if head_pos_embed and stage != "finetune":
+        raise click.UsageError("--head-pos-embed applies to --stage finetune")
     map_size = _pair(size, "x", "--size") or tuple(PRESETS[preset]["img_size"])
     hm = _pair(heatmap_size, "x", "--heatmap-size")
     try:
@@ -146,11 +151,10 @@ def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_si
         if ClipSpec.from_dict(cfg["clips"]).in_chans != spec.in_chans or cfg["preset"] != preset:
             raise CheckpointError(f"pre-trained with preset {cfg['preset']!r} and {cfg['clips']['kind']!r} "
                                   f"clips; this run uses {preset!r} and {kind!r}", source=init)
-        from radarkit.models.maepose import build_pretrain
+        from radarkit.models.maepose import build_pretrain, pretrain_overrides
 
-        mae = build_pretrain(preset, **{k: (tuple(v) if isinstance(v, list) else v)
-                                        for k, v in cfg["model"].items()
-                                        if k not in ("n_target_frames", "heatmap_size")})
+        mae = build_pretrain(preset, **pretrain_overrides({k: (tuple(v) if isinstance(v, list) else v)
+                                                           for k, v in cfg["model"].items()}))
         load_checkpoint(init, mae, name=_PRETRAIN_NAME)
         init_state = mae.encoder.state_dict()
     val_ids = _ints(val_subjects, "--val-subjects") or ()
@@ -167,8 +171,9 @@ def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_si
     settings = TrainSettings(preset=preset, heatmap_size=hm, batch_size=batch_size, pretrain_epochs=epochs,
                              finetune_epochs=epochs, pretrain_lr=lr, finetune_lr=lr, layer_decay=layer_decay,
                              patience=patience, mask_ratio=mask_ratio, range_shift=range_shift,
-                             schedule=schedule, norm_pix_loss=norm_pix_loss, seed=seed, device=device)
-    kw = model_kwargs(preset, spec, train_clips.map_size, hm)
+                             schedule=schedule, norm_pix_loss=norm_pix_loss, head_pos_embed=head_pos_embed,
+                             seed=seed, device=device)
+    kw = model_kwargs(preset, spec, train_clips.map_size, hm, head_pos_embed)
     config = {"stage": stage, "preset": preset, "model": kw, "clips": spec.to_dict(),
               "train_subjects": list(train_ids), "val_subjects": list(val_ids),
               "init": str(init) if init else None, "settings": asdict(settings)}
@@ -220,7 +225,7 @@ def eval_maepose(checkpoint, data, cubes, subjects, soft_argmax, json_out, figur
 
     from radarkit.atomic import atomic_output, check_output_path
     from radarkit.data.clips import ClipSpec
-    from radarkit.models.maepose import build_finetune, build_pretrain
+    from radarkit.models.maepose import build_finetune, build_pretrain, pretrain_overrides
     from radarkit.pipelines.maepose_lopo import evaluate_clips, masked_loss
     from radarkit.train.checkpoint import load_checkpoint, read_header
     from radarkit.train.loop import select_device
@@ -240,8 +245,7 @@ def eval_maepose(checkpoint, data, cubes, subjects, soft_argmax, json_out, figur
     pre = name == _PRETRAIN_NAME
     if figure is not None and not pre:
         raise click.UsageError("--figure needs a pre-training checkpoint")
-    model = (build_pretrain(cfg["preset"], **{k: v for k, v in kw.items()
-                                              if k not in ("n_target_frames", "heatmap_size")})
+    model = (build_pretrain(cfg["preset"], **pretrain_overrides(kw))
              if pre else build_finetune(cfg["preset"], **kw))
     load_checkpoint(checkpoint, model, name=name)
     model.to(select_device(device))

@@ -28,6 +28,20 @@ learning-rate schedule (MAE-ST/VideoMAE, which [1]_ 4.6 follows) and pre-trainin
 ``--unlabelled-subjects N`` simulates N more persons used only, without labels, for pre-training
 (never a test, validation or fine-tuning person) -- the setting in which self-supervision should pay.
 
+Diagnosis of the pre-trained arm (simulated RD video, "small" preset, 4 labelled + 8 unlabelled
+persons): the encoder weights transfer exactly (every key, the sin-cos positional buffer, the same
+patch embedding and clip normalisation), but MAE pre-training makes the encoder's *first block*
+map every token of a full clip to nearly the same clip-summary vector (about 98 % of the token
+variance is between clips, under 1 % between positions; a random encoder keeps about 90 % as
+position). The convolutional heatmap head is translation-equivariant and the target plane is not
+aligned with the range/Doppler grid, so it then has no position to place joints from: validation
+heatmap loss near that of predicting zeros. ``head_pos_embed`` (positional embedding re-added at
+the head input, both arms) removes that failure; ``visible_loss_weight`` (pre-training) keeps the
+tokens local; ``head_warmup_epochs`` is LP-FT. None of them, nor a lower pre-training or
+fine-tuning learning rate or fewer labelled clips, made the pre-trained arm beat random
+initialisation on both folds: linear probes of the pre-trained features decode pose no better than
+the mean pose.
+
 Fairness choices: the random-init model is fine-tuned with layer decay 1 (every layer at the full
 learning rate, its natural setting: a random encoder has nothing to preserve), the pre-trained one
 with the configured layer decay; both see the same clips in the same order (same seed), the same
@@ -37,6 +51,8 @@ References
 ----------
 .. [1] "MAEPose: Self-Supervised Spatiotemporal Learning for Human Pose Estimation on mmWave Video"
    (``shared/papers/maepose.txt``), sections 3, 4.4 and 4.6.
+.. [2] A. Kumar et al., "Fine-Tuning can Distort Pretrained Features and Underperform
+   Out-of-Distribution", ICLR 2022 (LP-FT: train the head on a frozen encoder first).
 """
 
 from __future__ import annotations
@@ -106,6 +122,19 @@ class TrainSettings:
         Warm-up length in epochs of the cosine schedule.
     norm_pix_loss : bool
         Pre-train on per-patch normalised targets (:class:`radarkit.models.maepose.MAEPosePretrain`).
+    visible_loss_weight : float
+        Pre-training adds this weight times the visible patches' reconstruction MSE
+        (:func:`radarkit.train.maepose.pretrain_loss`); 0 (default) is [1]_'s masked-only loss. The
+        masked-patch loss reported by :func:`masked_loss` never includes it.
+    head_warmup_epochs : int
+        Fine-tuning epochs, at the start, during which the encoder is frozen and only the heatmap head
+        trains (LP-FT, [2]_); applied identically to both initialisations. 0 (default, as [1]_):
+        the whole model trains from the first step. The epochs count towards ``finetune_epochs`` and
+        the learning-rate schedule runs through them unchanged.
+    head_pos_embed : bool
+        Fine-tuning models add the encoder's positional embedding to its output tokens before the
+        heatmap head (:class:`radarkit.models.maepose.MAEPose`); both initialisations alike. Off by
+        default ([1]_'s head).
     seed : int
         Seed of initialisation, shuffling and masks.
     device : str
@@ -129,12 +158,17 @@ class TrainSettings:
     schedule: str = "cosine"
     warmup_epochs: float = 2.0
     norm_pix_loss: bool = False
+    visible_loss_weight: float = 0.0
+    head_warmup_epochs: int = 0
+    head_pos_embed: bool = False
     seed: int = 0
     device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if self.head_warmup_epochs < 0:
+            raise ValueError(f"head_warmup_epochs must be >= 0, got {self.head_warmup_epochs}")
 
 
 def _scheduler(optimizer, settings: TrainSettings, epochs: int, steps_per_epoch: int):
@@ -147,7 +181,7 @@ def _scheduler(optimizer, settings: TrainSettings, epochs: int, steps_per_epoch:
 
 
 def model_kwargs(preset: str, spec, map_size: tuple[int, int],
-                 heatmap_size: tuple[int, int] | None = None) -> dict[str, Any]:
+                 heatmap_size: tuple[int, int] | None = None, head_pos_embed: bool = False) -> dict[str, Any]:
     """Keyword overrides of a preset for clips of ``spec`` (channels, frames, map size, heatmaps).
 
     Parameters
@@ -160,12 +194,17 @@ def model_kwargs(preset: str, spec, map_size: tuple[int, int],
         ``(H, W)`` of the clips.
     heatmap_size : (int, int), optional
         Heatmap size override.
+    head_pos_embed : bool
+        Fine-tuning model with the positional embedding re-added at the head
+        (:class:`radarkit.models.maepose.MAEPose`); recorded only when True, so checkpoints written
+        without it read the same.
 
     Returns
     -------
     dict
         For :func:`radarkit.models.maepose.build_pretrain` / ``build_finetune`` (unused keys are
-        dropped by the builders' filters; heatmap keys only matter for fine-tuning).
+        dropped by the builders' filters; heatmap keys only matter for fine-tuning). Checkpoints store
+        it as their ``model`` configuration, which rebuilds the same model.
 
     Raises
     ------
@@ -181,11 +220,9 @@ def model_kwargs(preset: str, spec, map_size: tuple[int, int],
                           "n_target_frames": spec.n_target_frames}
     if heatmap_size is not None:
         kw["heatmap_size"] = tuple(int(v) for v in heatmap_size)
+    if head_pos_embed:
+        kw["head_pos_embed"] = True
     return kw
-
-
-def _pretrain_kwargs(kw: dict) -> dict:
-    return {k: v for k, v in kw.items() if k not in ("n_target_frames", "heatmap_size")}
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0):
@@ -240,7 +277,7 @@ def pretrain(train_clips, val_clips, spec, settings: TrainSettings,
     ValueError
         No training clips.
     """
-    from radarkit.models.maepose import build_pretrain
+    from radarkit.models.maepose import build_pretrain, pretrain_overrides
     from radarkit.train.loop import seed_everything, select_device
     from radarkit.train.maepose import fit, pretrain_epoch, pretrain_optimizer
 
@@ -248,7 +285,7 @@ def pretrain(train_clips, val_clips, spec, settings: TrainSettings,
         raise ValueError("no training clips for pre-training")
     seed_everything(settings.seed)
     dev = select_device(settings.device)
-    kw = _pretrain_kwargs(model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size))
+    kw = pretrain_overrides(model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size))
     model = build_pretrain(settings.preset, mask_ratio=settings.mask_ratio,
                            norm_pix_loss=settings.norm_pix_loss, **kw).to(dev)
     opt = pretrain_optimizer(model, settings.pretrain_lr, settings.weight_decay)
@@ -258,7 +295,8 @@ def pretrain(train_clips, val_clips, spec, settings: TrainSettings,
     state = {"train": None}
 
     def train_one() -> float:
-        state["train"] = pretrain_epoch(model, loader, opt, grad_clip=1.0, scheduler=sched)["loss"]
+        state["train"] = pretrain_epoch(model, loader, opt, grad_clip=1.0, scheduler=sched,
+                                        visible_weight=settings.visible_loss_weight)["loss"]
         return state["train"]
 
     def validate() -> float:
@@ -419,7 +457,8 @@ def finetune(train_clips, val_clips, spec, settings: TrainSettings, encoder_stat
         raise ValueError("no training clips for fine-tuning")
     seed_everything(settings.seed)
     dev = select_device(settings.device)
-    kw = model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size)
+    kw = model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size,
+                      settings.head_pos_embed)
     model = build_finetune(settings.preset, **kw)
     if encoder_state is not None:
         model.load_encoder(encoder_state)
@@ -431,11 +470,15 @@ def finetune(train_clips, val_clips, spec, settings: TrainSettings, encoder_stat
     sched = _scheduler(opt, settings, settings.finetune_epochs, len(loader))
     val_loader = (make_loader(val_clips, settings.batch_size, False)
                   if val_clips is not None and len(val_clips) else None)
-    state = {"train": None}
+    state = {"train": None, "epoch": 0}
 
     def train_one() -> float:
+        frozen = state["epoch"] < settings.head_warmup_epochs
+        for p in model.encoder.parameters():  # AdamW skips parameters without a gradient
+            p.requires_grad_(not frozen)
         state["train"] = finetune_epoch(model, loader, opt, settings.sigma, grad_clip=1.0,
                                         scheduler=sched)["loss"]
+        state["epoch"] += 1
         return state["train"]
 
     def validate() -> float:
@@ -695,6 +738,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--layer-decay", type=float, default=0.75,
                    help="Layer-wise lr decay of the pre-trained encoder (1: none).")
     p.add_argument("--range-shift", type=int, default=6, help="Training range-roll augmentation (cells).")
+    p.add_argument("--visible-loss-weight", type=float, default=0.0,
+                   help="Pre-training: weight of the visible patches' reconstruction MSE (0: masked only).")
+    p.add_argument("--head-warmup-epochs", type=int, default=0,
+                   help="Fine-tuning epochs with the encoder frozen (head only, LP-FT), both arms.")
+    p.add_argument("--head-pos-embed", action="store_true",
+                   help="Add the positional embedding to the encoder output before the heatmap head.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default).")
@@ -723,7 +772,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     settings = TrainSettings(heatmap_size=hm, batch_size=a.batch_size, pretrain_epochs=a.pretrain_epochs,
                              finetune_epochs=a.finetune_epochs, pretrain_lr=a.pretrain_lr,
                              finetune_lr=a.finetune_lr, layer_decay=a.layer_decay, patience=a.patience,
-                             range_shift=a.range_shift,
+                             range_shift=a.range_shift, head_warmup_epochs=a.head_warmup_epochs,
+                             head_pos_embed=a.head_pos_embed, visible_loss_weight=a.visible_loss_weight,
                              schedule=a.schedule, norm_pix_loss=a.norm_pix_loss, seed=a.seed, device=a.device)
     # persons 1..subjects are labelled; the simulator numbers persons from 1, the extra ones come last
     unlabelled = range(a.subjects + 1, a.subjects + a.unlabelled_subjects + 1)

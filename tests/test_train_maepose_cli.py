@@ -62,6 +62,37 @@ def test_pretrain_finetune_eval(data: Path, tmp_path: Path) -> None:
     assert "masked-patch MSE" in r.output and (tmp_path / "rec.png").is_file()
 
 
+def test_head_pos_embed_is_recorded_and_rebuilt(data: Path, tmp_path: Path) -> None:
+    from radarkit.models.maepose import build_finetune
+    from radarkit.train.checkpoint import load_checkpoint, read_header
+
+    fine = tmp_path / "fine"
+    r = run("train", "maepose", "--stage", "finetune", "--data", data, *COMMON, "--epochs", "1",
+            "--subjects", "1,2", "--val-subjects", "3", "--head-pos-embed", "--out", fine)
+    assert r.exit_code == 0, r.output
+    cfg = read_header(fine / "best.ckpt")["config"]
+    assert cfg["model"]["head_pos_embed"] is True
+    model = build_finetune(cfg["preset"], **{k: (tuple(v) if isinstance(v, list) else v)
+                                             for k, v in cfg["model"].items()})
+    load_checkpoint(fine / "best.ckpt", model, name="maepose")
+    assert model.head_pos_embed
+    # eval rebuilds the same model: its MPJPE equals the one of the model loaded here
+    r = run("eval", "maepose", "--checkpoint", fine / "best.ckpt", "--data", data, "--subjects", "3",
+            "--json", tmp_path / "m.json")
+    assert r.exit_code == 0, r.output
+    from radarkit.data.clips import ClipSpec, RadarClips, load_dataset
+    from radarkit.pipelines.maepose_lopo import evaluate_clips
+
+    spec = ClipSpec.from_dict(cfg["clips"])
+    clips = RadarClips(load_dataset(data, spec, None, labels=True, subjects=(3,)), spec)
+    direct = evaluate_clips(model.eval(), clips, spec, 8)
+    reported = json.loads((tmp_path / "m.json").read_text())["mpjpe_m"]
+    assert reported == pytest.approx(direct["mpjpe_m"], rel=1e-6)
+    r = CliRunner().invoke(cli, ["train", "maepose", "--stage", "pretrain", "--data", str(data), *COMMON,
+                                 "--head-pos-embed", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "--head-pos-embed applies to --stage finetune" in r.output
+
+
 def test_bad_inputs_are_one_line_errors(data: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["train", "maepose", "--stage", "pretrain", "--data", str(data), *COMMON,
                                  "--init", str(data / "dataset.json"), "--out", str(tmp_path / "x")])

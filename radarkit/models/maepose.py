@@ -63,6 +63,7 @@ from torch import nn
 
 __all__ = [
     "PRESETS",
+    "pretrain_overrides",
     "PatchEmbed3d",
     "Attention",
     "Mlp",
@@ -105,7 +106,10 @@ PRESETS: dict[str, dict] = {
 _PRETRAIN_KEYS = ("in_chans", "num_frames", "img_size", "patch_size", "embed_dim", "depth", "num_heads",
                   "decoder_embed_dim", "decoder_depth", "decoder_num_heads")
 _FINETUNE_KEYS = ("in_chans", "num_frames", "img_size", "patch_size", "embed_dim", "depth", "num_heads",
-                  "n_joints", "n_target_frames", "heatmap_size", "head_channels")
+                  "n_joints", "n_target_frames", "heatmap_size", "head_channels", "head_pos_embed")
+
+#: Fine-tuning keys of the heatmap head, which the stage-1 model does not take.
+_HEAD_KEYS = ("n_joints", "n_target_frames", "heatmap_size", "head_channels", "head_pos_embed")
 
 
 def _triple(v: int | Iterable[int]) -> tuple[int, int, int]:
@@ -844,6 +848,13 @@ class MAEPose(nn.Module):
         Must equal the pre-training configuration to load its encoder weights.
     n_joints, n_target_frames, heatmap_size, head_channels : see HeatmapDecoder
         Head configuration (13 joints, 5 frames, 64 x 64 assumed, 256 channels assumed).
+    head_pos_embed : bool
+        Add the encoder's positional embedding to its output tokens again before the head (off by
+        default, as in [1]_). The convolutional head is translation-equivariant, so it can place a
+        joint only from position information carried by the tokens; an MAE-pre-trained encoder may
+        lose it (on sparse simulated RD video every output token of a clip becomes nearly the same
+        clip summary after the first block), and the target heatmap plane is not aligned with the
+        input's range/Doppler grid anyway.
 
     Notes
     -----
@@ -855,15 +866,20 @@ class MAEPose(nn.Module):
                  patch_size: int | tuple[int, int, int] = (2, 16, 16), embed_dim: int = 384, depth: int = 12,
                  num_heads: int = 6, mlp_ratio: float = 4.0, pos_embed: str = "sincos",
                  drop_path: float = 0.1, n_joints: int = 13, n_target_frames: int = 5,
-                 heatmap_size: int | tuple[int, int] = (64, 64), head_channels: int = 256) -> None:
+                 heatmap_size: int | tuple[int, int] = (64, 64), head_channels: int = 256,
+                 head_pos_embed: bool = False) -> None:
         super().__init__()
         self.encoder = MAEPoseEncoder(in_chans, num_frames, img_size, patch_size, embed_dim, depth, num_heads,
                                       mlp_ratio, pos_embed, drop_path)
         self.head = HeatmapDecoder(embed_dim, self.encoder.grid, n_joints, n_target_frames, heatmap_size,
                                    head_channels)
+        self.head_pos_embed = bool(head_pos_embed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(x))
+        tokens = self.encoder(x)
+        if self.head_pos_embed:
+            tokens = tokens + self.encoder.pos_embed()
+        return self.head(tokens)
 
     def load_encoder(self, source: MAEPosePretrain | MAEPoseEncoder | dict) -> None:
         """Initialise the encoder from a pre-trained model or an encoder ``state_dict``.
@@ -1047,6 +1063,23 @@ def _preset_kwargs(preset: str, keys, overrides: dict) -> dict:
     if preset not in PRESETS:
         raise KeyError(f"unknown MAEPose preset {preset!r} (known: {', '.join(PRESETS)})")
     return {**{k: v for k, v in PRESETS[preset].items() if k in keys}, **overrides}
+
+
+def pretrain_overrides(config: dict) -> dict:
+    """The entries of a model configuration that apply to the stage-1 model.
+
+    Parameters
+    ----------
+    config : dict
+        Keyword overrides of a fine-tuning model (e.g. a checkpoint's ``model`` configuration).
+
+    Returns
+    -------
+    dict
+        ``config`` without the heatmap-head keys (``n_joints``, ``n_target_frames``,
+        ``heatmap_size``, ``head_channels``, ``head_pos_embed``), for :func:`build_pretrain`.
+    """
+    return {k: v for k, v in config.items() if k not in _HEAD_KEYS}
 
 
 def build_pretrain(preset: str = "paper", **overrides) -> MAEPosePretrain:

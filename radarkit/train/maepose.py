@@ -52,7 +52,9 @@ from radarkit.models.maepose import (
     gaussian_heatmaps,
     heatmap_loss,
     heatmaps_to_joints,
+    masked_patch_loss,
     param_groups_lrd,
+    patchify,
 )
 from radarkit.train import loop as train_loop
 
@@ -178,7 +180,8 @@ def _clips(batch: torch.Tensor | tuple | list) -> torch.Tensor:
 
 
 def pretrain_loss(model: MAEPosePretrain, batch: torch.Tensor | tuple | list, device: torch.device,
-                  mask_ratio: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+                  mask_ratio: float | None = None, generator: torch.Generator | None = None,
+                  visible_weight: float = 0.0) -> torch.Tensor:
     """Masked-patch reconstruction loss of a batch ([1]_ section 3.1.4); a ``loop`` step function.
 
     Parameters
@@ -193,6 +196,12 @@ def pretrain_loss(model: MAEPosePretrain, batch: torch.Tensor | tuple | list, de
         Masking ratio (the model's default, 0.9, when omitted).
     generator : torch.Generator, optional
         Generator (on ``device``) for reproducible masks.
+    visible_weight : float
+        Add this weight times the reconstruction MSE of the *visible* patches (0, the default, is
+        [1]_'s masked-only loss). With sparse inputs a masked-only loss lets every encoder token
+        become the same clip summary (nothing asks a visible token to keep its own content); a small
+        visible term (e.g. 0.1) keeps the tokens local. MAE [2]_ reports that a loss on all patches
+        costs a little accuracy on images.
 
     Returns
     -------
@@ -200,7 +209,10 @@ def pretrain_loss(model: MAEPosePretrain, batch: torch.Tensor | tuple | list, de
         Scalar loss (with gradient).
     """
     clips = train_loop.move_to(_clips(batch), device)
-    loss, _, _ = model(clips, mask_ratio=mask_ratio, generator=generator)
+    loss, pred, mask = model(clips, mask_ratio=mask_ratio, generator=generator)
+    if visible_weight:
+        target = patchify(clips, model.encoder.patch_size)
+        loss = loss + visible_weight * masked_patch_loss(pred, target, 1.0 - mask, model.norm_pix_loss)
     return loss
 
 
@@ -308,7 +320,8 @@ def finetune_step(model: MAEPose, batch: tuple | list, optimizer: torch.optim.Op
 
 def pretrain_epoch(model: MAEPosePretrain, batches: Iterable, optimizer: torch.optim.Optimizer,
                    mask_ratio: float | None = None, grad_clip: float | None = None,
-                   progress: bool = False, scheduler: Any | None = None) -> dict[str, float]:
+                   progress: bool = False, scheduler: Any | None = None,
+                   visible_weight: float = 0.0) -> dict[str, float]:
     """One pre-training pass over ``batches`` (``radarkit.train.loop.train_epoch`` with
     :func:`pretrain_loss`).
 
@@ -322,6 +335,8 @@ def pretrain_epoch(model: MAEPosePretrain, batches: Iterable, optimizer: torch.o
         Show the loop's progress bar with the running loss.
     scheduler : object with ``step()``, optional
         Stepped after every optimiser step (e.g. :func:`warmup_cosine`).
+    visible_weight : float
+        Weight of the visible-patch term (:func:`pretrain_loss`; 0 = masked patches only).
 
     Returns
     -------
@@ -333,7 +348,7 @@ def pretrain_epoch(model: MAEPosePretrain, batches: Iterable, optimizer: torch.o
     FloatingPointError
         Non-finite loss.
     """
-    step = functools.partial(pretrain_loss, mask_ratio=mask_ratio)
+    step = functools.partial(pretrain_loss, mask_ratio=mask_ratio, visible_weight=visible_weight)
     return train_loop.train_epoch(model, batches, step, optimizer, _device(model), grad_clip=grad_clip,
                                   progress=progress, label="pretrain", scheduler=scheduler)
 
