@@ -103,13 +103,11 @@ PRESETS: dict[str, dict] = {
                   head_channels=64),
 }
 
-_PRETRAIN_KEYS = ("in_chans", "num_frames", "img_size", "patch_size", "embed_dim", "depth", "num_heads",
-                  "decoder_embed_dim", "decoder_depth", "decoder_num_heads")
-_FINETUNE_KEYS = ("in_chans", "num_frames", "img_size", "patch_size", "embed_dim", "depth", "num_heads",
-                  "n_joints", "n_target_frames", "heatmap_size", "head_channels", "head_pos_embed")
-
+_ENCODER_KEYS = ("in_chans", "num_frames", "img_size", "patch_size", "embed_dim", "depth", "num_heads")
 #: Fine-tuning keys of the heatmap head, which the stage-1 model does not take.
 _HEAD_KEYS = ("n_joints", "n_target_frames", "heatmap_size", "head_channels", "head_pos_embed")
+_PRETRAIN_KEYS = (*_ENCODER_KEYS, "decoder_embed_dim", "decoder_depth", "decoder_num_heads")
+_FINETUNE_KEYS = (*_ENCODER_KEYS, *_HEAD_KEYS)
 
 
 def _triple(v: int | Iterable[int]) -> tuple[int, int, int]:
