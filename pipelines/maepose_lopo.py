@@ -736,6 +736,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--pretrain-lr", type=float, default=1.5e-3)
+    p.add_argument("--mask-ratio", type=float, default=0.9, help="Pre-training masking ratio.")
     p.add_argument("--finetune-lr", type=float, default=1e-3)
     p.add_argument("--layer-decay", type=float, default=0.75,
                    help="Layer-wise lr decay of the pre-trained encoder (1: none).")
@@ -774,8 +775,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     settings = TrainSettings(heatmap_size=hm, batch_size=a.batch_size, pretrain_epochs=a.pretrain_epochs,
                              finetune_epochs=a.finetune_epochs, pretrain_lr=a.pretrain_lr,
                              finetune_lr=a.finetune_lr, layer_decay=a.layer_decay, patience=a.patience,
-                             range_shift=a.range_shift, head_warmup_epochs=a.head_warmup_epochs,
-                             head_pos_embed=a.head_pos_embed, visible_loss_weight=a.visible_loss_weight,
+                             mask_ratio=a.mask_ratio, range_shift=a.range_shift,
+                             head_warmup_epochs=a.head_warmup_epochs, head_pos_embed=a.head_pos_embed,
+                             visible_loss_weight=a.visible_loss_weight,
                              schedule=a.schedule, norm_pix_loss=a.norm_pix_loss, seed=a.seed, device=a.device)
     # persons 1..subjects are labelled; the simulator numbers persons from 1, the extra ones come last
     unlabelled = range(a.subjects + 1, a.subjects + a.unlabelled_subjects + 1)
