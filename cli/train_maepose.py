@@ -151,10 +151,9 @@ def train_maepose(stage, data, cubes, preset, kind, range_bins, size, heatmap_si
         if ClipSpec.from_dict(cfg["clips"]).in_chans != spec.in_chans or cfg["preset"] != preset:
             raise CheckpointError(f"pre-trained with preset {cfg['preset']!r} and {cfg['clips']['kind']!r} "
                                   f"clips; this run uses {preset!r} and {kind!r}", source=init)
-        from radarkit.models.maepose import build_pretrain, pretrain_overrides
+        from radarkit.models.maepose import build_pretrain, config_from_json, pretrain_overrides
 
-        mae = build_pretrain(preset, **pretrain_overrides({k: (tuple(v) if isinstance(v, list) else v)
-                                                           for k, v in cfg["model"].items()}))
+        mae = build_pretrain(preset, **pretrain_overrides(config_from_json(cfg["model"])))
         load_checkpoint(init, mae, name=_PRETRAIN_NAME)
         init_state = mae.encoder.state_dict()
     val_ids = _ints(val_subjects, "--val-subjects") or ()
@@ -225,7 +224,7 @@ def eval_maepose(checkpoint, data, cubes, subjects, soft_argmax, json_out, figur
 
     from radarkit.atomic import atomic_output, check_output_path
     from radarkit.data.clips import ClipSpec
-    from radarkit.models.maepose import build_finetune, build_pretrain, pretrain_overrides
+    from radarkit.models.maepose import build_finetune, build_pretrain, config_from_json, pretrain_overrides
     from radarkit.pipelines.maepose_lopo import evaluate_clips, masked_loss
     from radarkit.train.checkpoint import load_checkpoint, read_header
     from radarkit.train.loop import select_device
@@ -241,7 +240,7 @@ def eval_maepose(checkpoint, data, cubes, subjects, soft_argmax, json_out, figur
         raise CheckpointError(f"not a MAEPose checkpoint (model {name!r})", source=checkpoint)
     cfg = header["config"]
     spec = ClipSpec.from_dict(cfg["clips"])
-    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg["model"].items()}
+    kw = config_from_json(cfg["model"])
     pre = name == _PRETRAIN_NAME
     if figure is not None and not pre:
         raise click.UsageError("--figure needs a pre-training checkpoint")

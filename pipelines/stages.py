@@ -825,7 +825,7 @@ class MAEPosePoseStage(Stage):
 
     def open(self, group: h5py.Group, ctx: RunContext) -> None:
         from radarkit.data.clips import CLIP_KINDS, ClipSpec, target_frame_indices
-        from radarkit.models.maepose import build_finetune
+        from radarkit.models.maepose import build_finetune, config_from_json
         from radarkit.train.checkpoint import load_checkpoint, read_header
         from radarkit.train.loop import select_device
 
@@ -848,7 +848,7 @@ class MAEPosePoseStage(Stage):
             raise ConfigError(f"[pose] this MAEPose checkpoint needs a cube stage of kind "
                               f"{' + '.join(kinds)} over radar {self.radar!r} "
                               f"(got {cube and cube['kind']!r})")
-        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg["model"].items()}
+        kw = config_from_json(cfg["model"])
         self.model = build_finetune(cfg["preset"], **kw)
         load_checkpoint(p.checkpoint, self.model, name="maepose")
         self.device = select_device(p.device)

@@ -63,7 +63,7 @@ def test_pretrain_finetune_eval(data: Path, tmp_path: Path) -> None:
 
 
 def test_head_pos_embed_is_recorded_and_rebuilt(data: Path, tmp_path: Path) -> None:
-    from radarkit.models.maepose import build_finetune
+    from radarkit.models.maepose import build_finetune, config_from_json
     from radarkit.train.checkpoint import load_checkpoint, read_header
 
     fine = tmp_path / "fine"
@@ -72,8 +72,7 @@ def test_head_pos_embed_is_recorded_and_rebuilt(data: Path, tmp_path: Path) -> N
     assert r.exit_code == 0, r.output
     cfg = read_header(fine / "best.ckpt")["config"]
     assert cfg["model"]["head_pos_embed"] is True
-    model = build_finetune(cfg["preset"], **{k: (tuple(v) if isinstance(v, list) else v)
-                                             for k, v in cfg["model"].items()})
+    model = build_finetune(cfg["preset"], **config_from_json(cfg["model"]))
     load_checkpoint(fine / "best.ckpt", model, name="maepose")
     assert model.head_pos_embed
     # eval rebuilds the same model: its MPJPE equals the one of the model loaded here

@@ -64,6 +64,7 @@ from torch import nn
 __all__ = [
     "PRESETS",
     "pretrain_overrides",
+    "config_from_json",
     "PatchEmbed3d",
     "Attention",
     "Mlp",
@@ -1061,6 +1062,23 @@ def _preset_kwargs(preset: str, keys, overrides: dict) -> dict:
     if preset not in PRESETS:
         raise KeyError(f"unknown MAEPose preset {preset!r} (known: {', '.join(PRESETS)})")
     return {**{k: v for k, v in PRESETS[preset].items() if k in keys}, **overrides}
+
+
+def config_from_json(config: dict) -> dict:
+    """A model configuration read back from JSON (a checkpoint's ``model`` entry), sizes as tuples.
+
+    Parameters
+    ----------
+    config : dict
+        Keyword overrides as stored in JSON, where tuples such as ``img_size`` became lists.
+
+    Returns
+    -------
+    dict
+        The same keys with every list turned back into a tuple, for :func:`build_pretrain` /
+        :func:`build_finetune`.
+    """
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in config.items()}
 
 
 def pretrain_overrides(config: dict) -> dict:
