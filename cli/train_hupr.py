@@ -70,7 +70,8 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool) -> Pat
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch CPU threads [default: torch's]; 1 is much faster on a busy machine.")
 @click.option("--prior-init", is_flag=True,
-              help="Start PRGCN's output at the mean training heatmap (not in the paper; helps short runs).")
+              help="Start the output heatmaps at the mean training heatmap: the model's output "
+                   "biases set to its logit (not in the paper; helps short runs).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.ckpt.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True,
@@ -139,15 +140,19 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--step", type=click.IntRange(min=1), default=1, show_default=True,
               help="Score every STEP-th frame.")
+@click.option("--heatmaps", type=click.Choice(["refined", "initial"]), default="refined",
+              show_default=True,
+              help="Score PRGCN's refined heatmaps (the paper) or the 2-D decoder's initial ones.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option("--force", is_flag=True, help="Replace existing output files.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step, device, force,
-              quiet) -> None:
+def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step, heatmaps, device,
+              force, quiet) -> None:
     """Score a HuPR checkpoint on a split: AP, AP50, AP75 and per-joint AP (HuPR's OKS sigmas).
 
-    Predictions (arg-max of the refined heatmaps, 256-pixel coordinates, person score = mean joint
-    maximum) are written to OUT as COCO keypoint results (pycocotools loadRes format).
+    Predictions (arg-max of the refined heatmaps, or of the initial ones with ``--heatmaps
+    initial``; 256-pixel coordinates; person score = mean joint maximum) are written to OUT as COCO
+    keypoint results (pycocotools loadRes format).
     """
     import sys
 
@@ -172,7 +177,7 @@ def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step
                                 n_doppler=cfg.n_doppler, heatmap_size=cfg.n_range, step=step,
                                 cache_frames=16, mean_elevation=True)
     if quiet:
-        metrics, preds = evaluate_hupr(model, dataset, dev, batch_size)
+        metrics, preds = evaluate_hupr(model, dataset, dev, batch_size, heatmaps=heatmaps)
     else:
         with click.progressbar(length=len(dataset), label="eval hupr", file=sys.stderr,
                                show_pos=True) as bar:
@@ -182,13 +187,15 @@ def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step
                 bar.update(done - state["done"])
                 state["done"] = done
 
-            metrics, preds = evaluate_hupr(model, dataset, dev, batch_size, progress=tick)
+            metrics, preds = evaluate_hupr(model, dataset, dev, batch_size, progress=tick,
+                                           heatmaps=heatmaps)
     write_coco_results(out, preds["keypoints"], preds["scores"], preds["image_ids"], force=force)
-    click.echo(f"{checkpoint} (epoch {ckpt.epoch}) on {split}: {len(dataset)} frames")
+    click.echo(f"{checkpoint} (epoch {ckpt.epoch}) on {split}: {len(dataset)} frames, {heatmaps} "
+               "heatmaps")
     _echo_metrics(metrics, HUPR14.joints)
     if metrics_out is not None:
         doc = {"checkpoint": str(checkpoint), "epoch": ckpt.epoch, "split": split,
-               "n_frames": len(dataset), "metrics": metrics}
+               "n_frames": len(dataset), "heatmaps": heatmaps, "metrics": metrics}
         with atomic_output(metrics_out, force=force) as tmp:
             tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     click.echo(f"wrote {out}")

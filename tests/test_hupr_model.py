@@ -132,7 +132,7 @@ def test_csam_variants_and_gcn_switch():
 
 def test_prgcn_follows_skeleton_graph():
     """A joint's refined map depends on its graph neighbours only (after 3 layers: within 3 hops)."""
-    model = HuPR(get_config("small", **TINY)).eval()
+    model = HuPR(get_config("small", gcn_residual=False, **TINY)).eval()
     x = torch.randn(1, 14, 16, 16)
     y0 = model.gcn(x)
     x2 = x.clone()
@@ -143,6 +143,28 @@ def test_prgcn_follows_skeleton_graph():
     assert diff[HUPR14.index("Neck")] > 0  # 3 hops: wrist-elbow-shoulder-neck
     assert diff[ankle] == 0 and diff[head] == 0  # more than 3 hops away
     np.testing.assert_array_equal(model.gcn.adjacency.numpy(), HUPR14.adjacency(self_loops=True))
+
+
+def test_residual_prgcn_starts_at_the_initial_heatmaps_and_adds_its_correction():
+    """gcn_residual: refined logits = initial + PRGCN(initial), the correction zero when built."""
+    cfg = get_config("small", **TINY)
+    assert cfg.gcn_residual and not get_config("paper").gcn_residual
+    model = HuPR(cfg).eval()
+    hori, vert = _inputs(cfg, 2)
+    with torch.no_grad():
+        initial, refined = model.forward_logits(hori, vert)
+        assert torch.equal(initial, refined)  # zero correction at construction
+        for p in model.parameters():  # any weights: refined - initial is PRGCN's output
+            p.add_(0.05 * torch.randn_like(p))
+        initial, refined = model.forward_logits(hori, vert)
+        delta = model.gcn(initial)
+    assert delta.abs().max() > 1e-3
+    torch.testing.assert_close(refined, initial + delta)
+    # a plain PRGCN replaces the initial heatmaps (the paper)
+    plain = HuPR(get_config("small", gcn_residual=False, **TINY)).eval()
+    with torch.no_grad():
+        initial, refined = plain.forward_logits(hori, vert)
+        torch.testing.assert_close(refined, plain.gcn(initial))
 
 
 def test_loss_falls_below_constant_prediction():

@@ -17,7 +17,13 @@ from radarkit.pipelines.train_hupr_sim import mean_pose_baseline
 from radarkit.sim.dataset import write_dataset
 from radarkit.skeleton import HUPR14
 from radarkit.train.checkpoint import read_header
-from radarkit.train.hupr import HuPRTrainConfig, load_hupr, score_predictions, train_hupr
+from radarkit.train.hupr import (
+    HuPRTrainConfig,
+    load_hupr,
+    predict_hupr,
+    score_predictions,
+    train_hupr,
+)
 
 torch.set_num_threads(1)
 
@@ -67,8 +73,32 @@ def test_train_resume_and_eval_commands(data: Path, tmp_path: Path):
     doc = json.loads(metrics.read_text())
     assert 0.0 <= doc["metrics"]["AP"] <= 1.0
     assert len([k for k in doc["metrics"] if k.startswith("AP_")]) == 14
+    assert doc["heatmaps"] == "refined"
     res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--out", preds, "-q")
     assert res.exit_code != 0 and "exists" in res.output  # no overwrite without --force
+
+    # --heatmaps initial scores the 2-D decoder's heatmaps: the arg-max of the model's first output
+    res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--split", "test",
+                 "--step", "5", "--heatmaps", "initial", "--out", preds, "--metrics", metrics,
+                 "--force", "-q")
+    assert res.exit_code == 0, res.output
+    assert json.loads(metrics.read_text())["heatmaps"] == "initial"
+    from radarkit.data.heatmaps import decode_heatmaps
+
+    model, _ = load_hupr(run / "last.ckpt")
+    test = hupr_cube_dataset(data, "test", step=5, mean_elevation=True)
+    batch = [test[i] for i in range(len(test))]
+    with torch.no_grad():
+        initial, _ = model.eval()(torch.stack([b["hori"] for b in batch]),
+                                  torch.stack([b["vert"] for b in batch]))
+    xy, _ = decode_heatmaps(initial, stride=test.stride)
+    got = np.array([r["keypoints"] for r in json.loads(preds.read_text())]).reshape(-1, 14, 3)
+    np.testing.assert_allclose(got[..., :2], xy, atol=1e-3)
+    with pytest.raises(ValueError, match="heatmaps must be one of"):
+        predict_hupr(model, test, "cpu", heatmaps="final")
+    res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--heatmaps",
+                 "final", "--out", tmp_path / "p2.json", "-q")
+    assert res.exit_code != 0 and "final" in res.output
 
 
 def test_eval_rejects_corrupt_checkpoint(data: Path, tmp_path: Path):
@@ -154,32 +184,63 @@ def test_prior_init_starts_refined_heatmaps_at_the_mean_target(data: Path, tmp_p
     hori = torch.stack([b["hori"] for b in batch])
     vert = torch.stack([b["vert"] for b in batch])
     target = torch.stack([b["heatmaps"] for b in batch])
-    losses = {}
-    for init in (False, True):
-        torch.manual_seed(0)
-        model = hupr("small", n_filters=2).eval()
-        if init:
-            init_heatmap_prior(model, prior)
+    # a residual PRGCN with the prior in the per-pixel heatmap bias, and the paper's plain PRGCN
+    # (prior in its output bias): the refined heatmaps start at the prior's peaks
+    for variant in ({"heatmap_bias": True}, {"gcn_residual": False, "joint_bias": False}):
+        losses = {}
+        for init in (False, True):
+            torch.manual_seed(0)
+            model = hupr("small", n_filters=2, **variant).eval()
+            if init:
+                init_heatmap_prior(model, prior)
+            with torch.no_grad():
+                _, refined = model.forward_logits(hori, vert)
+            losses[init] = torch.nn.functional.binary_cross_entropy_with_logits(refined,
+                                                                                target).item()
+        # starting at the prior: the loss is that of predicting the mean heatmap, far below chance
+        assert losses[True] < 0.2 * losses[False], variant
         with torch.no_grad():
-            _, refined = model.forward_logits(hori, vert)
-        losses[init] = torch.nn.functional.binary_cross_entropy_with_logits(refined, target).item()
-    # starting at the prior: the loss is that of predicting the mean heatmap, far below chance
-    assert losses[True] < 0.2 * losses[False]
+            _, refined = model(hori, vert)
+        xy, _ = decode_heatmaps(refined, stride=ds.stride)
+        prior_xy, _ = decode_heatmaps(torch.as_tensor(prior[None], dtype=torch.float32),
+                                      stride=ds.stride)
+        # the prior's peaks, to a heatmap pixel or two
+        assert np.abs(xy - prior_xy).max() <= 2 * ds.stride, variant
+    # the small preset's per-joint bias starts at the logit of each joint's mean target value: the
+    # best constant prediction, far below chance, with no preferred position
+    torch.manual_seed(0)
+    model = hupr("small", n_filters=2).eval()
     with torch.no_grad():
-        _, refined = model(hori, vert)
-    xy, _ = decode_heatmaps(refined, stride=ds.stride)
-    prior_xy, _ = decode_heatmaps(torch.as_tensor(prior[None], dtype=torch.float32), stride=ds.stride)
-    assert np.abs(xy - prior_xy).max() <= 2 * ds.stride  # the prior's peaks, to a heatmap pixel or two
+        model.decoder.head.weight.zero_()
+        before = model.forward_logits(hori, vert)[1]
+    init_heatmap_prior(model, prior)
+    level = np.clip(prior.mean(axis=(1, 2)), 1e-4, 1 - 1e-4)
+    np.testing.assert_allclose(model.joint_bias.detach().numpy().ravel(),
+                               np.log(level / (1 - level)), rtol=1e-5)
+    with torch.no_grad():
+        refined = torch.sigmoid(model.forward_logits(hori, vert)[1])
+    np.testing.assert_allclose(refined.numpy(), np.broadcast_to(level[None, :, None, None],
+                                                                refined.shape), rtol=1e-4)
+    bce = torch.nn.functional.binary_cross_entropy
+    assert bce(refined, target).item() < 0.2 * bce(torch.sigmoid(before), target).item()
     with pytest.raises(ValueError, match="prior heatmaps of shape"):
         init_heatmap_prior(model, prior[:, :32])
     # without PRGCN, the per-pixel heatmap bias carries the prior: the output is exactly its argmax
     torch.manual_seed(0)
-    plain = hupr("small", n_filters=2, use_gcn=False, heatmap_bias=True).eval()
+    plain = hupr("small", n_filters=2, use_gcn=False, heatmap_bias=True, joint_bias=False).eval()
     with torch.no_grad():
         plain.decoder.head.weight.zero_()
     init_heatmap_prior(plain, prior)
     with torch.no_grad():
         _, refined = plain(hori, vert)
     np.testing.assert_allclose(refined[0].numpy(), np.clip(prior, 1e-4, 1 - 1e-4), atol=1e-5)
+    for bare in ({"use_gcn": False}, {}):  # no PRGCN, or a residual one: nothing carries a prior
+        with pytest.raises(ValueError, match="neither PRGCN nor a heatmap bias"):
+            init_heatmap_prior(hupr("small", n_filters=2, joint_bias=False, **bare), prior)
+    # training with prior_init refuses such a model instead of silently starting elsewhere
+    from radarkit.models.hupr import get_config
+
     with pytest.raises(ValueError, match="neither PRGCN nor a heatmap bias"):
-        init_heatmap_prior(hupr("small", n_filters=2, use_gcn=False), prior)
+        train_hupr(ds, tmp_path / "run", get_config("small", n_filters=2, joint_bias=False),
+                   HuPRTrainConfig(prior_init=True, batch_size=2), epochs=1, progress=False)
+    assert not (tmp_path / "run" / "last.ckpt").exists()

@@ -97,10 +97,23 @@ class HuPRConfig:
         a narrow model on a CPU.
     use_gcn : bool
         PRGCN refinement; False returns the initial heatmaps twice.
+    gcn_residual : bool
+        Refined logits = initial logits + PRGCN(initial logits), with PRGCN's output layer
+        starting at zero, so the refined heatmaps start equal to the initial ones and PRGCN learns
+        a correction (not in the paper, whose PRGCN output replaces the initial heatmaps; the
+        ``small`` preset uses it: without it, a CPU-budget run's PRGCN output stays the same pose
+        for every input while the 2-D decoder's initial heatmaps already track the person).
     heatmap_bias : bool
         Add a learned per-joint, per-pixel bias ``(J, R, A)`` to the initial heatmap logits (not in
         the paper, which has none). With :func:`radarkit.train.hupr.init_heatmap_prior` it starts a
-        model without PRGCN at the mean training heatmap.
+        model without PRGCN, or with a residual one, at the mean training heatmap. It also
+        learns where the training subjects stood, which a held-out subject need not share.
+    joint_bias : bool
+        Add a learned per-joint scalar ``(J,)`` to the initial heatmap logits (not in the paper,
+        whose last 1 x 1 convolution has no bias). :func:`radarkit.train.hupr.init_heatmap_prior`
+        sets it to the logit of the joint's mean target value, the best constant prediction
+        (RetinaNet's prior-probability initialisation); unlike ``heatmap_bias`` it is the same
+        at every range and azimuth bin, so the decoder stays translation-equivariant.
     legacy_view : bool
         Reproduce the official MNet input reshape that interleaves Doppler bins and real/imag.
 
@@ -123,7 +136,9 @@ class HuPRConfig:
     n_joints: int = 14
     csam_scales: tuple[int, ...] = (1, 2, 3)
     use_gcn: bool = True
+    gcn_residual: bool = False
     heatmap_bias: bool = False
+    joint_bias: bool = False
     legacy_view: bool = False
 
     def __post_init__(self) -> None:
@@ -155,10 +170,13 @@ class HuPRConfig:
 #: Named configurations. ``paper``: the published model (35.5 M parameters, 137 GFLOP per
 #: window). ``small``: D = 4 and attention only at the two coarser scales (3.7 M parameters, of
 #: which 3.1 M are PRGCN's three 1024 x 1024 layers; 2.2 GFLOP per window), same input and output,
-#: trainable on a CPU (``benchmarks/bench_hupr_model.py``).
+#: trainable on a CPU (``benchmarks/bench_hupr_model.py``); PRGCN refines residually
+#: (``gcn_residual``) and a per-joint ``joint_bias`` can start the heatmaps at the mean target
+#: value (:func:`radarkit.train.hupr.init_heatmap_prior`). Checkpoints of ``small`` written
+#: before these two fields existed load with both off, as they were trained.
 PRESETS: dict[str, HuPRConfig] = {
     "paper": HuPRConfig(),
-    "small": HuPRConfig(n_filters=4, csam_scales=(2, 3)),
+    "small": HuPRConfig(n_filters=4, csam_scales=(2, 3), gcn_residual=True, joint_bias=True),
 }
 
 
@@ -514,8 +532,14 @@ class HuPR(nn.Module):
         self.decoder = Decoder2D(d, cfg.n_joints, factors)
         self.gcn = (PRGCN(skeleton.adjacency(self_loops=True), cfg.heatmap_size)
                     if cfg.use_gcn else None)
+        if self.gcn is not None and cfg.gcn_residual:  # the correction starts at zero
+            with torch.no_grad():
+                self.gcn.weights[2].zero_()
+                self.gcn.biases[2].zero_()
         self.heatmap_bias = (nn.Parameter(torch.zeros(cfg.n_joints, *cfg.heatmap_size))
                              if cfg.heatmap_bias else None)
+        self.joint_bias = (nn.Parameter(torch.zeros(cfg.n_joints, 1, 1)) if cfg.joint_bias
+                           else None)
 
     def _check(self, x: torch.Tensor, name: str) -> None:
         want = self.config.input_shape(x.shape[0])
@@ -548,7 +572,13 @@ class HuPR(nn.Module):
         initial = self.decoder(*fused)
         if self.heatmap_bias is not None:
             initial = initial + self.heatmap_bias
-        refined = self.gcn(initial) if self.gcn is not None else initial
+        if self.joint_bias is not None:
+            initial = initial + self.joint_bias
+        if self.gcn is None:
+            return initial, initial
+        refined = self.gcn(initial)
+        if self.config.gcn_residual:
+            refined = initial + refined
         return initial, refined
 
     def forward(self, hori: torch.Tensor, vert: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

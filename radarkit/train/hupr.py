@@ -47,12 +47,16 @@ __all__ = [
     "evaluate_hupr",
     "mean_target_heatmaps",
     "init_heatmap_prior",
+    "has_prior_bias",
     "train_hupr",
     "load_hupr",
 ]
 
 #: Model name recorded in (and checked against) checkpoints.
 MODEL_NAME = "hupr"
+
+#: The heatmaps :meth:`radarkit.models.hupr.HuPR.forward` returns, in order; either can be scored.
+HEATMAP_OUTPUTS = ("initial", "refined")
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class HuPRTrainConfig:
     grad_clip : float or None
         Clip the global gradient norm (None: off, as the paper).
     prior_init : bool
-        Start PRGCN's output at the training set's mean heatmap (:func:`init_heatmap_prior`; off in
+        Start the output heatmaps at the training set's mean heatmap (:func:`init_heatmap_prior`; off in
         the paper). It skips the first phase of training, in which a heatmap model learns only
         where joints are on average, which is most of a short CPU budget.
     """
@@ -158,7 +162,8 @@ def hupr_step(model: HuPR, batch: dict[str, torch.Tensor], device: torch.device,
 @torch.no_grad()
 def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device | None = "auto",
                  batch_size: int = 8, num_workers: int = 0,
-                 progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+                 progress: Callable[[int], None] | None = None, *,
+                 heatmaps: str = "refined") -> dict[str, np.ndarray]:
     """Keypoints of every sample of ``dataset`` from the refined heatmaps (arg-max x stride).
 
     Parameters
@@ -172,6 +177,9 @@ def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device |
         ``DataLoader`` settings (samples in dataset order).
     progress : callable, optional
         Called with the number of samples done after each batch.
+    heatmaps : {"refined", "initial"}
+        Decode PRGCN's refined heatmaps (the paper's output) or the 2-D decoder's initial ones
+        (a diagnostic: what the model knows before refinement).
 
     Returns
     -------
@@ -180,18 +188,25 @@ def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device |
         (heatmap maxima); ``scores`` float32 ``(N,)`` (their mean, HuPR's person score);
         ``image_ids`` int64 ``(N,)``.
 
+    Raises
+    ------
+    ValueError
+        ``heatmaps`` is neither ``"refined"`` nor ``"initial"``.
+
     References
     ----------
     HuPR section 5.1 (arg-max x 4 -> 256-pixel coordinates).
     """
+    if heatmaps not in HEATMAP_OUTPUTS:
+        raise ValueError(f"heatmaps must be one of {HEATMAP_OUTPUTS}, got {heatmaps!r}")
     dev = select_device(device)
     model.to(dev).eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     kps, jscores, ids = [], [], []
     done = 0
     for batch in loader:
-        _, refined = model(batch["hori"].to(dev), batch["vert"].to(dev))
-        xy, sc = decode_heatmaps(refined, stride=dataset.stride)
+        outputs = model(batch["hori"].to(dev), batch["vert"].to(dev))
+        xy, sc = decode_heatmaps(outputs[HEATMAP_OUTPUTS.index(heatmaps)], stride=dataset.stride)
         kps.append(xy)
         jscores.append(sc)
         ids.append(batch["image_id"].numpy())
@@ -235,10 +250,12 @@ def score_predictions(dataset: HuPRWindows, keypoints: np.ndarray,
 
 def evaluate_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device | None = "auto",
                   batch_size: int = 8, num_workers: int = 0,
-                  progress: Callable[[int], None] | None = None
+                  progress: Callable[[int], None] | None = None, *, heatmaps: str = "refined"
                   ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Predict every sample and score the predictions (:func:`predict_hupr`,
     :func:`score_predictions`).
+
+    Parameters are :func:`predict_hupr`'s (``heatmaps``: which output is scored).
 
     Returns
     -------
@@ -247,7 +264,8 @@ def evaluate_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device 
     predictions : dict
         :func:`predict_hupr`'s output.
     """
-    preds = predict_hupr(model, dataset, device, batch_size, num_workers, progress)
+    preds = predict_hupr(model, dataset, device, batch_size, num_workers, progress,
+                         heatmaps=heatmaps)
     return score_predictions(dataset, preds["keypoints"], preds["scores"]), preds
 
 
@@ -281,49 +299,79 @@ def init_heatmap_prior(model: HuPR, mean_heatmaps: np.ndarray, weight_scale: flo
                        eps: float = 1e-4) -> None:
     """Start the model's output heatmaps at a prior: output bias = logit of the prior.
 
-    With PRGCN, its last layer ``H = A_hat V'' W3 + b3`` works on the heatmap downscaled by 2
-    (:class:`radarkit.models.hupr.PRGCN`): ``b3`` is set to the logit of the prior downscaled the
-    same way and ``W3`` is multiplied by ``weight_scale``, so the untrained model outputs about the
-    prior and the input-dependent part grows from there. Without PRGCN, the model's per-pixel
-    ``heatmap_bias`` (:class:`radarkit.models.hupr.HuPRConfig`) is set to the prior's logit. This is
-    the usual output-bias initialisation of detection heads (RetinaNet's prior probability), per
-    pixel.
+    Every output bias the model has is set (:class:`radarkit.models.hupr.HuPRConfig`):
+
+    * ``heatmap_bias`` (per pixel): the prior's logit.
+    * ``joint_bias`` (per joint): the logit of the prior's mean over the map, the best constant
+      prediction under the BCE loss (with ``heatmap_bias`` as well, it stays 0).
+    * A plain PRGCN (:class:`radarkit.models.hupr.PRGCN`): its last layer
+      ``H = A_hat V'' W3 + b3`` works on the heatmap downscaled by 2; ``b3`` is set to the logit of
+      the prior downscaled the same way and ``W3`` is multiplied by ``weight_scale``, so the
+      refined output starts about the prior.
+
+    A residual PRGCN (``gcn_residual``) starts as the identity, so the refined heatmaps follow
+    the initial ones. In all cases the untrained model's output is about the prior and the
+    input-dependent part grows from there: the usual output-bias initialisation of detection
+    heads (RetinaNet's prior probability).
 
     Parameters
     ----------
     model : HuPR
-        With PRGCN (``use_gcn``) or ``heatmap_bias``; changed in place.
+        With at least one output bias (:func:`has_prior_bias`); changed in place.
     mean_heatmaps : array_like, shape (J, H, W)
         Prior probabilities in [0, 1] (:func:`mean_target_heatmaps`).
     weight_scale : float
-        Factor on PRGCN's ``W3``.
+        Factor on a plain PRGCN's ``W3``.
     eps : float
         Probabilities are clipped to ``[eps, 1 - eps]`` before the logit.
 
     Raises
     ------
     ValueError
-        The model has neither PRGCN nor a heatmap bias, or the prior's shape does not match its
-        heatmaps.
+        The model has no output bias to carry the prior (:func:`has_prior_bias`), or the prior's
+        shape does not match its heatmaps.
 
     References
     ----------
     T.-Y. Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, section 4.1
     (initialisation of the classification bias to a prior).
     """
-    if model.gcn is None and model.heatmap_bias is None:
-        raise ValueError("the model has neither PRGCN nor a heatmap bias: no output bias to initialise")
+    if not has_prior_bias(model):
+        raise ValueError("the model has neither PRGCN nor a heatmap bias to carry the prior "
+                         "(a residual PRGCN needs heatmap_bias or joint_bias): no output bias to "
+                         "initialise")
     prior = torch.as_tensor(np.asarray(mean_heatmaps), dtype=torch.float32)
     j, (h, w) = model.config.n_joints, model.config.heatmap_size
     if tuple(prior.shape) != (j, h, w):
         raise ValueError(f"prior heatmaps of shape {tuple(prior.shape)}, the model needs {(j, h, w)}")
-    if model.gcn is None:
+    if model.heatmap_bias is not None:
         model.heatmap_bias.copy_(torch.logit(prior.clamp(eps, 1 - eps)))
-        return
-    small = torch.nn.functional.interpolate(prior[None], scale_factor=0.5, mode="bilinear",
-                                            align_corners=True)[0].clamp(eps, 1 - eps)
-    model.gcn.biases[2].copy_(torch.logit(small).reshape(j, -1))
-    model.gcn.weights[2].mul_(weight_scale)
+    elif model.joint_bias is not None:
+        level = prior.mean(dim=(1, 2)).clamp(eps, 1 - eps)
+        model.joint_bias.copy_(torch.logit(level).reshape(j, 1, 1))
+    if model.gcn is not None and not model.config.gcn_residual:
+        small = torch.nn.functional.interpolate(prior[None], scale_factor=0.5, mode="bilinear",
+                                                align_corners=True)[0].clamp(eps, 1 - eps)
+        model.gcn.biases[2].copy_(torch.logit(small).reshape(j, -1))
+        model.gcn.weights[2].mul_(weight_scale)
+
+
+def has_prior_bias(model: HuPR) -> bool:
+    """Whether :func:`init_heatmap_prior` can start ``model`` at a prior.
+
+    True with a ``heatmap_bias``, a ``joint_bias`` or a plain (non-residual) PRGCN, whose output
+    bias then carries the prior.
+
+    Parameters
+    ----------
+    model : HuPR
+
+    Returns
+    -------
+    bool
+    """
+    return (model.heatmap_bias is not None or model.joint_bias is not None
+            or (model.gcn is not None and not model.config.gcn_residual))
 
 
 def train_hupr(
@@ -383,7 +431,8 @@ def train_hupr(
     CheckpointError
         ``resume`` from a damaged or different checkpoint.
     ValueError
-        Window or heatmap sizes of ``train_set`` that do not fit the model.
+        Window or heatmap sizes of ``train_set`` that do not fit the model; ``prior_init`` for a
+        model with no output bias to carry the prior (:func:`has_prior_bias`).
     """
     from radarkit.train.loop import seed_everything
 
@@ -397,7 +446,7 @@ def train_hupr(
                          f"size, got {cfg.n_range} x {cfg.n_azimuth}")
     seed_everything(seed)
     model = HuPR(cfg)
-    if tcfg.prior_init and not resume and (model.gcn is not None or model.heatmap_bias is not None):
+    if tcfg.prior_init and not resume:
         init_heatmap_prior(model, mean_target_heatmaps(train_set))
     optimizer, scheduler = make_optimizer(model, tcfg)
     loader = DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True,
