@@ -109,7 +109,7 @@ class HuPRConfig:
         model without PRGCN, or with a residual one, at the mean training heatmap. It also
         learns where the training subjects stood, which a held-out subject need not share.
     joint_bias : bool
-        Add a learned per-joint scalar ``(J,)`` to the initial heatmap logits (not in the paper,
+        Add a learned per-joint scalar ``(J, 1, 1)`` to the initial heatmap logits (not in the paper,
         whose last 1 x 1 convolution has no bias). :func:`radarkit.train.hupr.init_heatmap_prior`
         sets it to the logit of the joint's mean target value, the best constant prediction
         (RetinaNet's prior-probability initialisation); unlike ``heatmap_bias`` it is the same
