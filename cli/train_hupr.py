@@ -63,6 +63,10 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool) -> Pat
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True)
 @click.option("--lr-step", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Iterations between learning-rate decays (x0.999).")
+@click.option("--lr-decay-from", type=click.IntRange(min=0), default=None,
+              help="Instead of the step decay: hold --lr for this many epochs, then decay it "
+                   "linearly to zero at the end of --epochs (not in the paper; makes the most of "
+                   "a fixed budget).")
 @click.option("--step", type=click.IntRange(min=1), default=1, show_default=True,
               help="Every STEP-th frame is a training window centre.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
@@ -78,8 +82,8 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool) -> Pat
               help="auto (CUDA when available), cpu, cuda, cuda:N.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batch_size, lr,
-               weight_decay, lr_step, step, workers, threads, prior_init, resume, seed, device,
-               quiet) -> None:
+               weight_decay, lr_step, lr_decay_from, step, workers, threads, prior_init, resume, seed,
+               device, quiet) -> None:
     """Train HuPR on DATA's two-radar VRDAEMap windows (paper optimiser settings by default).
 
     Writes OUT/last.ckpt after every epoch (atomically), OUT/best.ckpt at the best validation AP,
@@ -96,6 +100,8 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
         dev = select_device(device)
     except (ValueError, RuntimeError) as err:
         raise click.UsageError(str(err)) from None
+    if lr_decay_from is not None and lr_decay_from >= epochs:
+        raise click.UsageError(f"--lr-decay-from ({lr_decay_from}) must be below --epochs ({epochs})")
     if threads is not None:
         torch.set_num_threads(threads)
     cubes = _build_cubes(data, cubes, split, quiet)
@@ -112,6 +118,8 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
     cfg = get_config(preset, **overrides)
     tcfg = HuPRTrainConfig(lr=lr, weight_decay=weight_decay, batch_size=batch_size, lr_step=lr_step,
                            step=step, eval_step=step, num_workers=workers, prior_init=prior_init)
+    if lr_decay_from is not None and len(train_set):
+        tcfg = tcfg.with_linear_decay(len(train_set), lr_decay_from, epochs)
     click.echo(f"HuPR {preset}: {len(train_set)} training windows"
                + (f", {len(val_set)} validation windows" if val_set is not None else "")
                + f", device {dev}", err=True)

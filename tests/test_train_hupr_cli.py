@@ -20,6 +20,7 @@ from radarkit.train.checkpoint import read_header
 from radarkit.train.hupr import (
     HuPRTrainConfig,
     load_hupr,
+    make_optimizer,
     predict_hupr,
     score_predictions,
     train_hupr,
@@ -244,3 +245,58 @@ def test_prior_init_starts_refined_heatmaps_at_the_mean_target(data: Path, tmp_p
         train_hupr(ds, tmp_path / "run", get_config("small", n_filters=2, joint_bias=False),
                    HuPRTrainConfig(prior_init=True, batch_size=2), epochs=1, progress=False)
     assert not (tmp_path / "run" / "last.ckpt").exists()
+
+
+def test_linear_lr_schedule_holds_then_decays_to_zero():
+    cfg = HuPRTrainConfig(lr=1e-3, lr_schedule="linear", decay_start=4, decay_end=8)
+    assert [cfg.lr_factor(i) for i in (0, 3, 4, 6, 8, 50)] == [1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
+    assert HuPRTrainConfig(lr_schedule="linear").lr_factor(10**6) == 1.0  # no decay planned
+    paper = HuPRTrainConfig()
+    assert paper.lr_factor(1999) == 1.0 and paper.lr_factor(4000) == pytest.approx(0.999 ** 2)
+    # the optimiser follows the factor step by step, for both schedules
+    for c, n in ((cfg, 10), (HuPRTrainConfig(lr_step=3, lr_gamma=0.5), 10)):
+        opt, sched = make_optimizer(torch.nn.Linear(2, 1), c)
+        lrs = []
+        for _ in range(n):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        np.testing.assert_allclose(lrs, [c.lr * c.lr_factor(i) for i in range(n)], rtol=1e-12)
+    # 5 windows in batches of 2: 3 iterations per epoch
+    planned = HuPRTrainConfig(batch_size=2).with_linear_decay(5, hold_epochs=2, epochs=4)
+    assert (planned.lr_schedule, planned.decay_start, planned.decay_end) == ("linear", 6, 12)
+    for bad in ({"lr_schedule": "cosine"}, {"lr_schedule": "linear", "decay_start": 5, "decay_end": 5},
+                {"decay_start": -1}):
+        with pytest.raises(ValueError):
+            HuPRTrainConfig(**bad)
+    with pytest.raises(ValueError, match="hold_epochs"):
+        HuPRTrainConfig().with_linear_decay(5, hold_epochs=3, epochs=3)
+
+
+def test_resume_follows_a_decay_planned_after_the_first_epoch(data: Path, tmp_path: Path):
+    """The acceptance script plans the decay after timing the first epochs, then resumes."""
+    ds = hupr_cube_dataset(data, "train", step=5)
+    hold = HuPRTrainConfig(batch_size=2, lr=1e-3, lr_schedule="linear")
+    _, rows = train_hupr(ds, tmp_path / "run", "small", hold, epochs=1, device="cpu", progress=False)
+    assert rows[-1]["lr"] == pytest.approx(1e-3)
+    plan = hold.with_linear_decay(len(ds), hold_epochs=1, epochs=3)
+    _, rows = train_hupr(ds, tmp_path / "run", "small", plan, epochs=2, resume=True, device="cpu",
+                         progress=False)
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["lr"] == pytest.approx(5e-4)
+    _, rows = train_hupr(ds, tmp_path / "run", "small", plan, epochs=3, resume=True, device="cpu",
+                         progress=False)
+    assert rows[-1]["lr"] == 0.0
+    assert read_header(tmp_path / "run" / "last.ckpt")["config"]["train"]["decay_end"] == plan.decay_end
+
+
+def test_train_cli_linear_decay_reaches_zero(data: Path, tmp_path: Path):
+    run = tmp_path / "run"
+    res = invoke("train", "hupr", "--data", data, "--epochs", 2, "--lr-decay-from", 1, "--out", run,
+                 "--batch-size", 2, "--step", 5, "--lr", 1e-3, "--val-split", "none", "-q")
+    assert res.exit_code == 0, res.output
+    rows = json.loads((run / "metrics.json").read_text())
+    assert [r["lr"] for r in rows] == pytest.approx([1e-3, 0.0])
+    res = invoke("train", "hupr", "--data", data, "--epochs", 2, "--lr-decay-from", 2, "--out",
+                 tmp_path / "r2", "-q")
+    assert res.exit_code != 0 and "--lr-decay-from" in res.output
+    assert not (tmp_path / "r2").exists()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,8 @@ MODEL_NAME = "hupr"
 
 #: The heatmaps :meth:`radarkit.models.hupr.HuPR.forward` returns, in order; either can be scored.
 HEATMAP_OUTPUTS = ("initial", "refined")
+#: Learning-rate schedules of :class:`HuPRTrainConfig`.
+LR_SCHEDULES = ("step", "linear")
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,16 @@ class HuPRTrainConfig:
     batch_size : int
         Windows per batch (paper: 20).
     lr_step : int
-        Iterations between learning-rate decays (paper: 2000).
+        Iterations between learning-rate decays (paper: 2000; ``lr_schedule="step"``).
     lr_gamma : float
-        Decay factor (paper: 0.999).
+        Decay factor (paper: 0.999; ``lr_schedule="step"``).
+    lr_schedule : {"step", "linear"}
+        ``"step"``: the paper's step decay (``lr_step``, ``lr_gamma``). ``"linear"`` (not in the
+        paper): ``lr`` held until iteration ``decay_start``, then decayed linearly to zero at
+        iteration ``decay_end`` (the schedule that makes the most of a fixed budget [2]_); with
+        ``decay_end`` None the rate stays at ``lr``.
+    decay_start, decay_end : int, int or None
+        Optimiser iterations (counted over the whole run) where the linear decay starts and ends.
     alpha : float
         Weight of the PRGCN term of the loss (paper: 1).
     step : int
@@ -89,6 +98,17 @@ class HuPRTrainConfig:
         Start the output heatmaps at the training set's mean heatmap (:func:`init_heatmap_prior`; off in
         the paper). It skips the first phase of training, in which a heatmap model learns only
         where joints are on average, which is most of a short CPU budget.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``lr_schedule`` or ``decay_end <= decay_start``.
+
+    References
+    ----------
+    .. [1] HuPR, WACV 2023, section 5.2.
+    .. [2] M. Li, E. Yumer, D. Ramanan, "Budgeted Training: Rethinking Deep Neural Network Training
+       Under Resource Constraints", ICLR 2020 (linear decay to zero within the budget).
     """
 
     lr: float = 1e-4
@@ -102,6 +122,66 @@ class HuPRTrainConfig:
     num_workers: int = 0
     grad_clip: float | None = None
     prior_init: bool = False
+    lr_schedule: str = "step"
+    decay_start: int = 0
+    decay_end: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.decay_start < 0 or (self.decay_end is not None and self.decay_end <= self.decay_start):
+            raise ValueError(f"need 0 <= decay_start < decay_end, got {self.decay_start} and "
+                             f"{self.decay_end}")
+
+    def lr_factor(self, iteration: int) -> float:
+        """Learning rate at optimiser ``iteration`` (0-based) as a fraction of ``lr``.
+
+        Parameters
+        ----------
+        iteration : int
+            Optimiser steps taken so far in the run.
+
+        Returns
+        -------
+        float
+            In [0, 1].
+        """
+        if self.lr_schedule == "step":
+            return self.lr_gamma ** (iteration // self.lr_step)
+        if self.decay_end is None or iteration < self.decay_start:
+            return 1.0
+        done = (iteration - self.decay_start) / (self.decay_end - self.decay_start)
+        return max(0.0, 1.0 - done)
+
+    def with_linear_decay(self, n_windows: int, hold_epochs: int, epochs: int) -> HuPRTrainConfig:
+        """This configuration with ``lr`` held for ``hold_epochs`` epochs, then decayed to zero.
+
+        Parameters
+        ----------
+        n_windows : int
+            Training windows per epoch (``len(train_set)``); with ``batch_size`` it gives the
+            optimiser iterations per epoch (the last batch may be short).
+        hold_epochs : int
+            Epochs at the full rate (0: decay from the first iteration).
+        epochs : int
+            Epoch at whose end the rate reaches zero.
+
+        Returns
+        -------
+        HuPRTrainConfig
+            ``lr_schedule="linear"`` with ``decay_start``/``decay_end`` at those epochs' ends.
+
+        Raises
+        ------
+        ValueError
+            ``hold_epochs >= epochs``, or no training windows.
+        """
+        if n_windows < 1 or not 0 <= hold_epochs < epochs:
+            raise ValueError(f"need windows and 0 <= hold_epochs < epochs, got {n_windows} windows, "
+                             f"hold {hold_epochs}, epochs {epochs}")
+        steps = -(-n_windows // self.batch_size)
+        return replace(self, lr_schedule="linear", decay_start=hold_epochs * steps,
+                       decay_end=epochs * steps)
 
     def to_dict(self) -> dict:
         """Plain dictionary (for checkpoints)."""
@@ -109,8 +189,8 @@ class HuPRTrainConfig:
 
 
 def make_optimizer(model: torch.nn.Module, config: HuPRTrainConfig | None = None
-                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
-    """Adam and the per-iteration step decay of HuPR section 5.2.
+                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """Adam and the per-iteration learning-rate schedule (paper: step decay, HuPR section 5.2).
 
     Parameters
     ----------
@@ -121,12 +201,17 @@ def make_optimizer(model: torch.nn.Module, config: HuPRTrainConfig | None = None
     Returns
     -------
     optimizer : torch.optim.Adam
-    scheduler : torch.optim.lr_scheduler.StepLR
-        Stepped after every optimiser step (``step_size=lr_step``, ``gamma=lr_gamma``).
+    scheduler : torch.optim.lr_scheduler.LRScheduler
+        Stepped after every optimiser step: ``StepLR`` (``step_size=lr_step``, ``gamma=lr_gamma``)
+        for the paper's schedule, else a ``LambdaLR`` of :meth:`HuPRTrainConfig.lr_factor`.
     """
     cfg = config or HuPRTrainConfig()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+    if cfg.lr_schedule == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step,
+                                                    gamma=cfg.lr_gamma)
+    else:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cfg.lr_factor)
     return optimizer, scheduler
 
 
