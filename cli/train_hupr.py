@@ -151,11 +151,15 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
 @click.option("--heatmaps", type=click.Choice(["refined", "initial"]), default="refined",
               show_default=True,
               help="Score PRGCN's refined heatmaps (the paper) or the 2-D decoder's initial ones.")
+@click.option("--subpixel", type=click.Choice(["none", "quarter"]), default="none",
+              show_default=True,
+              help="Keypoint decoding: the arg-max cell (the paper), or shifted a quarter heatmap "
+                   "pixel towards the higher neighbour (Simple Baselines / HRNet).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option("--force", is_flag=True, help="Replace existing output files.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step, heatmaps, device,
-              force, quiet) -> None:
+def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step, heatmaps, subpixel,
+              device, force, quiet) -> None:
     """Score a HuPR checkpoint on a split: AP, AP50, AP75 and per-joint AP (HuPR's OKS sigmas).
 
     Predictions (arg-max of the refined heatmaps, or of the initial ones with ``--heatmaps
@@ -185,7 +189,8 @@ def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step
                                 n_doppler=cfg.n_doppler, heatmap_size=cfg.n_range, step=step,
                                 cache_frames=16, mean_elevation=True)
     if quiet:
-        metrics, preds = evaluate_hupr(model, dataset, dev, batch_size, heatmaps=heatmaps)
+        metrics, preds = evaluate_hupr(model, dataset, dev, batch_size, heatmaps=heatmaps,
+                                       subpixel=subpixel)
     else:
         with click.progressbar(length=len(dataset), label="eval hupr", file=sys.stderr,
                                show_pos=True) as bar:
@@ -196,14 +201,15 @@ def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step
                 state["done"] = done
 
             metrics, preds = evaluate_hupr(model, dataset, dev, batch_size, progress=tick,
-                                           heatmaps=heatmaps)
+                                           heatmaps=heatmaps, subpixel=subpixel)
     write_coco_results(out, preds["keypoints"], preds["scores"], preds["image_ids"], force=force)
     click.echo(f"{checkpoint} (epoch {ckpt.epoch}) on {split}: {len(dataset)} frames, {heatmaps} "
-               "heatmaps")
+               f"heatmaps, sub-pixel decoding {subpixel}")
     _echo_metrics(metrics, HUPR14.joints)
     if metrics_out is not None:
         doc = {"checkpoint": str(checkpoint), "epoch": ckpt.epoch, "split": split,
-               "n_frames": len(dataset), "heatmaps": heatmaps, "metrics": metrics}
+               "n_frames": len(dataset), "heatmaps": heatmaps, "subpixel": subpixel,
+               "metrics": metrics}
         with atomic_output(metrics_out, force=force) as tmp:
             tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     click.echo(f"wrote {out}")

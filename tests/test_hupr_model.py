@@ -258,3 +258,27 @@ def test_decode_inverts_targets():
     np.testing.assert_array_equal(score, 1.0)
     xy_t, _ = decode_heatmaps(torch.from_numpy(maps))
     np.testing.assert_array_equal(xy_t, xy)
+
+
+def test_quarter_offset_decoding_halves_the_grid_error():
+    """Maps centred between grid cells (a predicted heatmap, not a rounded target): the quarter
+    shift towards the higher neighbour halves the mean error of the arg-max."""
+    rng = np.random.default_rng(2)
+    kp = rng.uniform(12, 244, (200, 14, 2))
+    maps, _ = gaussian_heatmaps(kp, round_centre=False)
+    plain, _ = decode_heatmaps(maps)
+    quarter, score = decode_heatmaps(maps, subpixel="quarter")
+    err_plain, err_quarter = np.abs(plain - kp).mean(), np.abs(quarter - kp).mean()
+    assert err_plain == pytest.approx(1.0, abs=0.05)  # uniform in +-2 px
+    assert err_quarter == pytest.approx(0.5, abs=0.05)
+    assert np.abs(quarter - kp).max() <= 2.0 + 1e-6
+    np.testing.assert_array_equal(score, decode_heatmaps(maps)[1])
+    # a maximum on the border is not shifted along that axis; equal neighbours give no shift
+    edge = np.zeros((1, 8, 8))
+    edge[0, 0, 7], edge[0, 1, 7], edge[0, 0, 6], edge[0, 0, 5] = 1.0, 0.5, 0.3, 0.9
+    np.testing.assert_array_equal(decode_heatmaps(edge, stride=1, subpixel="quarter")[0], [[7, 0]])
+    flat = np.zeros((1, 8, 8))
+    flat[0, 3, 3] = 1.0
+    np.testing.assert_array_equal(decode_heatmaps(flat, stride=1, subpixel="quarter")[0], [[3, 3]])
+    with pytest.raises(ValueError, match="subpixel"):
+        decode_heatmaps(maps, subpixel="dark")

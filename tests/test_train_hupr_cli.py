@@ -95,6 +95,17 @@ def test_train_resume_and_eval_commands(data: Path, tmp_path: Path):
     xy, _ = decode_heatmaps(initial, stride=test.stride)
     got = np.array([r["keypoints"] for r in json.loads(preds.read_text())]).reshape(-1, 14, 3)
     np.testing.assert_allclose(got[..., :2], xy, atol=1e-3)
+    # --subpixel quarter: the same maps, decoded with the quarter-offset shift
+    res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--split", "test",
+                 "--step", "5", "--heatmaps", "initial", "--subpixel", "quarter", "--out", preds,
+                 "--metrics", metrics, "--force", "-q")
+    assert res.exit_code == 0, res.output
+    assert json.loads(metrics.read_text())["subpixel"] == "quarter"
+    xy_q, _ = decode_heatmaps(initial, stride=test.stride, subpixel="quarter")
+    got = np.array([r["keypoints"] for r in json.loads(preds.read_text())]).reshape(-1, 14, 3)
+    np.testing.assert_allclose(got[..., :2], xy_q, atol=1e-3)
+    with pytest.raises(ValueError, match="subpixel must be one of"):
+        predict_hupr(model, test, "cpu", subpixel="dark")
     with pytest.raises(ValueError, match="heatmaps must be one of"):
         predict_hupr(model, test, "cpu", heatmaps="final")
     res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--heatmaps",

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from radarkit.data.heatmaps import decode_heatmaps, gaussian_heatmaps
+from radarkit.data.heatmaps import SUBPIXEL_METHODS, decode_heatmaps, gaussian_heatmaps
 from radarkit.data.hupr import HuPRWindows
 from radarkit.metrics.keypoints import evaluate_keypoints
 from radarkit.models.hupr import HuPR, HuPRConfig, get_config, hupr_loss
@@ -248,7 +248,7 @@ def hupr_step(model: HuPR, batch: dict[str, torch.Tensor], device: torch.device,
 def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device | None = "auto",
                  batch_size: int = 8, num_workers: int = 0,
                  progress: Callable[[int], None] | None = None, *,
-                 heatmaps: str = "refined") -> dict[str, np.ndarray]:
+                 heatmaps: str = "refined", subpixel: str = "none") -> dict[str, np.ndarray]:
     """Keypoints of every sample of ``dataset`` from the refined heatmaps (arg-max x stride).
 
     Parameters
@@ -265,6 +265,9 @@ def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device |
     heatmaps : {"refined", "initial"}
         Decode PRGCN's refined heatmaps (the paper's output) or the 2-D decoder's initial ones
         (a diagnostic: what the model knows before refinement).
+    subpixel : {"none", "quarter"}
+        ``"none"``: the arg-max cell, as HuPR; ``"quarter"``: shifted a quarter heatmap pixel
+        towards the higher neighbour (:func:`radarkit.data.heatmaps.decode_heatmaps`).
 
     Returns
     -------
@@ -276,7 +279,7 @@ def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device |
     Raises
     ------
     ValueError
-        ``heatmaps`` is neither ``"refined"`` nor ``"initial"``.
+        ``heatmaps`` is neither ``"refined"`` nor ``"initial"``, or an unknown ``subpixel``.
 
     References
     ----------
@@ -284,6 +287,8 @@ def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device |
     """
     if heatmaps not in HEATMAP_OUTPUTS:
         raise ValueError(f"heatmaps must be one of {HEATMAP_OUTPUTS}, got {heatmaps!r}")
+    if subpixel not in SUBPIXEL_METHODS:
+        raise ValueError(f"subpixel must be one of {SUBPIXEL_METHODS}, got {subpixel!r}")
     dev = select_device(device)
     model.to(dev).eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
@@ -291,7 +296,8 @@ def predict_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device |
     done = 0
     for batch in loader:
         outputs = model(batch["hori"].to(dev), batch["vert"].to(dev))
-        xy, sc = decode_heatmaps(outputs[HEATMAP_OUTPUTS.index(heatmaps)], stride=dataset.stride)
+        xy, sc = decode_heatmaps(outputs[HEATMAP_OUTPUTS.index(heatmaps)], stride=dataset.stride,
+                                 subpixel=subpixel)
         kps.append(xy)
         jscores.append(sc)
         ids.append(batch["image_id"].numpy())
@@ -335,12 +341,13 @@ def score_predictions(dataset: HuPRWindows, keypoints: np.ndarray,
 
 def evaluate_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device | None = "auto",
                   batch_size: int = 8, num_workers: int = 0,
-                  progress: Callable[[int], None] | None = None, *, heatmaps: str = "refined"
-                  ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+                  progress: Callable[[int], None] | None = None, *, heatmaps: str = "refined",
+                  subpixel: str = "none") -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Predict every sample and score the predictions (:func:`predict_hupr`,
     :func:`score_predictions`).
 
-    Parameters are :func:`predict_hupr`'s (``heatmaps``: which output is scored).
+    Parameters are :func:`predict_hupr`'s (``heatmaps``: which output is scored; ``subpixel``:
+    how it is decoded).
 
     Returns
     -------
@@ -350,7 +357,7 @@ def evaluate_hupr(model: HuPR, dataset: HuPRWindows, device: str | torch.device 
         :func:`predict_hupr`'s output.
     """
     preds = predict_hupr(model, dataset, device, batch_size, num_workers, progress,
-                         heatmaps=heatmaps)
+                         heatmaps=heatmaps, subpixel=subpixel)
     return score_predictions(dataset, preds["keypoints"], preds["scores"]), preds
 
 
