@@ -63,7 +63,7 @@ LR_SCHEDULES = ("step", "linear")
 
 @dataclass(frozen=True)
 class HuPRTrainConfig:
-    """Training hyper-parameters (defaults: HuPR section 5.2).
+    """Training hyper-parameters (defaults: HuPR section 5.2 [1]_).
 
     Attributes
     ----------
