@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from radarkit.data.heatmaps import SUBPIXEL_METHODS  # numpy only: keeps the CLI's start light
+
 __all__ = ["register"]
 
 
@@ -151,7 +153,7 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
 @click.option("--heatmaps", type=click.Choice(["refined", "initial"]), default="refined",
               show_default=True,
               help="Score PRGCN's refined heatmaps (the paper) or the 2-D decoder's initial ones.")
-@click.option("--subpixel", type=click.Choice(["none", "quarter"]), default="none",
+@click.option("--subpixel", type=click.Choice(SUBPIXEL_METHODS), default="none",
               show_default=True,
               help="Keypoint decoding: the arg-max cell (the paper), or shifted a quarter heatmap "
                    "pixel towards the higher neighbour (Simple Baselines / HRNet).")
