@@ -54,18 +54,26 @@ def test_small_preset_full_size_forward():
     assert float(refined.min()) >= 0.0 and float(refined.max()) <= 1.0
 
 
-def test_cpu_conv3d_equals_torch_conv3d():
-    """The CPU 2-D decomposition gives nn.Conv3d's output and gradients with the same weights."""
+@pytest.mark.parametrize(("kernel", "padding", "bias"), [
+    (3, 1, True),
+    ((5, 3, 1), (2, 1, 0), False),
+    ((1, 3, 3), (0, 1, 1), True),
+])
+def test_cpu_conv3d_equals_torch_conv3d(kernel, padding, bias):
+    """The CPU 2-D form (temporal offsets stacked as channels) gives nn.Conv3d's output and
+    gradients with the same weights, for temporal kernels of 1, 3 and 5 frames."""
     torch.manual_seed(0)
-    ours = Conv3d(3, 5, 3, padding=1, bias=True)
-    ref = torch.nn.Conv3d(3, 5, 3, padding=1, bias=True)
+    ours = Conv3d(3, 5, kernel, padding=padding, bias=bias)
+    ref = torch.nn.Conv3d(3, 5, kernel, padding=padding, bias=bias)
     ref.load_state_dict(ours.state_dict())
     x = torch.randn(2, 3, 4, 9, 7, requires_grad=True)
     y_ours, y_ref = ours(x), ref(x)
+    assert y_ours.shape == y_ref.shape == (2, 5, 4, 9, 7)
     torch.testing.assert_close(y_ours, y_ref, atol=1e-5, rtol=1e-5)
     g = torch.randn_like(y_ref)
-    grads_ours = torch.autograd.grad(y_ours, [x, ours.weight, ours.bias], g)
-    grads_ref = torch.autograd.grad(y_ref, [x, ref.weight, ref.bias], g)
+    params = ["weight", "bias"] if bias else ["weight"]
+    grads_ours = torch.autograd.grad(y_ours, [x] + [getattr(ours, n) for n in params], g)
+    grads_ref = torch.autograd.grad(y_ref, [x] + [getattr(ref, n) for n in params], g)
     for a, b in zip(grads_ours, grads_ref, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
@@ -75,10 +83,17 @@ def test_attention_is_unscaled_softmax_over_key_positions():
     from radarkit.models.hupr import _attend
 
     g = torch.Generator().manual_seed(0)
-    k, q, v = (torch.randn(2, 6, 5, 4, generator=g) for _ in range(3))
-    weights = torch.softmax(torch.einsum("bip,biq->bpq", k.flatten(2), q.flatten(2)), dim=1)
-    want = torch.einsum("bcp,bpq->bcq", v.flatten(2), weights).reshape(v.shape)
-    torch.testing.assert_close(_attend(k, q, v), want, atol=1e-5, rtol=1e-5)
+    for shape in ((2, 6, 5, 4), (2, 8, 16, 16)):  # 20 and 256 key positions
+        k, q, v = (torch.randn(*shape, generator=g, requires_grad=True) for _ in range(3))
+        weights = torch.softmax(torch.einsum("bip,biq->bpq", k.flatten(2), q.flatten(2)), dim=1)
+        want = torch.einsum("bcp,bpq->bcq", v.flatten(2), weights).reshape(v.shape)
+        got = _attend(k, q, v)
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+        # the fused kernel's backward equals autograd through the explicit softmax
+        grad_out = torch.randn(shape, generator=g)
+        for a, b in zip(torch.autograd.grad(got, (k, q, v), grad_out),
+                        torch.autograd.grad(want, (k, q, v), grad_out), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
 def test_input_shape_is_checked():
