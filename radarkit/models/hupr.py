@@ -229,9 +229,10 @@ class Conv3d(nn.Conv3d):
             return super().forward(x)
         b, c, t, h, w = x.shape
         padded = F.pad(x, (0, 0, 0, 0, kt // 2, kt // 2))  # (B, C, T + kT - 1, H, W)
-        stacked = torch.cat([padded[:, :, dt:dt + t] for dt in range(kt)], dim=1)  # (B, kT C, T, H, W)
-        # (B T, kT C, H, W) images with channels-last strides
-        images = stacked.permute(0, 2, 3, 4, 1).reshape(b * t, h, w, kt * c).permute(0, 3, 1, 2)
+        # one copy into (B, T, H, W, kT C), channel dt C + c; viewed as (B T, kT C, H, W) images
+        # with channels-last strides
+        stacked = torch.cat([padded[:, :, dt:dt + t].permute(0, 2, 3, 4, 1) for dt in range(kt)], dim=-1)
+        images = stacked.view(b * t, h, w, kt * c).permute(0, 3, 1, 2)
         weight = self.weight.transpose(1, 2).reshape(self.out_channels, kt * c, kh, kw)
         out = F.conv2d(images, weight.contiguous(memory_format=torch.channels_last), self.bias,
                        padding=(kh // 2, kw // 2))
