@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from radarkit.cli.main import cli
 from radarkit.config.presets import get_preset
 from radarkit.data.hupr import hupr_cube_dataset
-from radarkit.pipelines.train_hupr_sim import mean_pose_baseline
+from radarkit.pipelines.train_hupr_sim import mean_pose_baseline, simulated_split
 from radarkit.sim.dataset import write_dataset
 from radarkit.skeleton import HUPR14
 from radarkit.train.checkpoint import read_header
@@ -181,6 +181,33 @@ def test_mean_pose_baseline_is_worse_than_truth(data: Path):
     np.testing.assert_allclose(base[3], kp.mean(axis=0), rtol=1e-5)
     assert score_predictions(ds, kp)["AP"] == pytest.approx(1.0)
     assert score_predictions(ds, base)["AP"] < 0.9
+
+
+def _fake_dataset(root: Path, subjects: int, test: list[int]) -> Path:
+    """dataset.json + splits.json only: simulated_split reads them and simulates nothing."""
+    root.mkdir(parents=True)
+    seqs = [{"name": f"single_{i}", "subject_id": i, "n_frames": 10} for i in range(1, subjects + 1)]
+    (root / "dataset.json").write_text(json.dumps({"sequences": seqs}))
+    train = [i for i in range(1, subjects + 1) if i not in test]
+    (root / "splits.json").write_text(json.dumps({"subjects": {"train": train, "val": [],
+                                                               "test": test}}))
+    return root
+
+
+def test_simulated_split_hold_out_rules(tmp_path: Path):
+    root = _fake_dataset(tmp_path / "d", 8, [6, 2, 5])
+    _, train, test, held = simulated_split(root, hold_out="first")
+    assert held == [6] and test == ["single_6"]
+    assert train == [f"single_{i}" for i in (1, 2, 3, 4, 5, 7, 8)]
+    _, train, test, held = simulated_split(root, hold_out="test-split")
+    assert held == [6, 2, 5] and test == ["single_6", "single_2", "single_5"]  # splits.json order
+    assert train == [f"single_{i}" for i in (1, 3, 4, 7, 8)]
+    with pytest.raises(ValueError, match="hold_out"):
+        simulated_split(root, hold_out="last")
+    small = _fake_dataset(tmp_path / "s", 5, [1, 2, 3])
+    assert len(simulated_split(small, hold_out="first")[1]) == 4
+    with pytest.raises(ValueError, match="fewer than 3 training subjects"):
+        simulated_split(small, hold_out="test-split")
 
 
 def test_prior_init_starts_refined_heatmaps_at_the_mean_target(data: Path, tmp_path: Path):
