@@ -7,7 +7,10 @@ Steps (``python -m radarkit.pipelines.train_hupr_sim --out DIR``):
    ``--subjects`` people of ``--seconds`` each. ``--hold-out first`` (default): the first subject
    of ``splits.json``'s test split is held out and every other subject trains (at least 3);
    ``--hold-out test-split``: every subject of the test split is held out, each is scored on its
-   own and all together (one subject is a noisy yardstick: its actions decide much of the AP).
+   own and all together (one subject is a noisy yardstick: its actions decide much of the AP);
+   ``--hold-out 3,5,7,20``: those subjects (the first subjects of a larger dataset of the same
+   seed are those of a smaller one, so a held-out set can stay fixed while training people are
+   added).
 2. Write the float16 VRDAEMap cube of every radar (:func:`radarkit.data.hupr.ensure_cubes`).
 3. Train the ``small`` preset (HuPR loss, Adam) for whole epochs while the next one still fits in
    ``--budget-min`` minutes of wall time (the first epoch always runs), on ``--threads`` CPU
@@ -43,6 +46,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +81,8 @@ HOLD_OUT_RULES = ("first", "test-split")
 
 
 def simulated_split(data: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: int = 0,
-                    hold_out: str = "first") -> tuple[dict, list[str], list[str], list[int]]:
+                    hold_out: str | Sequence[int] = "first"
+                    ) -> tuple[dict, list[str], list[str], list[int]]:
     """The simulated two-radar HuPR dataset of the acceptance runs, and its train/test sequences.
 
     Simulates ``data`` (``hupr`` preset and scene, both radars) unless ``data/dataset.json``
@@ -89,9 +94,10 @@ def simulated_split(data: str | os.PathLike, subjects: int = 6, seconds: float =
         Dataset folder (reused when present).
     subjects, seconds, seed : int, float, int
         People, seconds per person and seed of a new simulation.
-    hold_out : {"first", "test-split"}
+    hold_out : {"first", "test-split"} or sequence of int
         ``"first"``: the first subject of ``splits.json``'s test split; ``"test-split"``: every
-        subject of it.
+        subject of it; subject ids: those subjects (for instance the held-out set of a smaller
+        dataset of the same seed, whose subjects are the first ones of a larger one).
 
     Returns
     -------
@@ -105,11 +111,12 @@ def simulated_split(data: str | os.PathLike, subjects: int = 6, seconds: float =
     Raises
     ------
     ValueError
-        Fewer than 4 subjects for a new dataset; an unknown ``hold_out``; fewer than 3 training
-        subjects left.
+        Fewer than 4 subjects for a new dataset; an unknown ``hold_out`` rule or subject id; fewer
+        than 3 training subjects left.
     """
-    if hold_out not in HOLD_OUT_RULES:
-        raise ValueError(f"hold_out must be one of {HOLD_OUT_RULES}, got {hold_out!r}")
+    if isinstance(hold_out, str) and hold_out not in HOLD_OUT_RULES:
+        raise ValueError(f"hold_out must be one of {HOLD_OUT_RULES} or subject ids, got "
+                         f"{hold_out!r}")
     from radarkit.config.presets import get_preset
     from radarkit.sim.dataset import write_dataset
 
@@ -121,10 +128,16 @@ def simulated_split(data: str | os.PathLike, subjects: int = 6, seconds: float =
                       radars=("hori", "vert"), seed=seed)
     meta = json.loads((data / "dataset.json").read_text())
     splits = json.loads((data / "splits.json").read_text())
-    test_subjects = list(splits["subjects"]["test"])
-    if hold_out == "first":
-        test_subjects = test_subjects[:1]
     seq_subject = {q["name"]: q["subject_id"] for q in meta["sequences"]}
+    if isinstance(hold_out, str):
+        test_subjects = list(splits["subjects"]["test"])
+        if hold_out == "first":
+            test_subjects = test_subjects[:1]
+    else:
+        test_subjects = [int(i) for i in hold_out]
+        unknown = sorted(set(test_subjects) - set(seq_subject.values()))
+        if unknown or not test_subjects:
+            raise ValueError(f"{data}: no subject(s) {unknown or test_subjects} to hold out")
     test_seqs = [n for sid in test_subjects for n, s in seq_subject.items() if s == sid]
     train_seqs = [n for n, s in seq_subject.items() if s not in test_subjects]
     if len({seq_subject[n] for n in train_seqs}) < 3:
@@ -140,7 +153,8 @@ def _cpu() -> float:
 def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: int = 0,
         budget_min: float = 24.0, max_epochs: int = 50, batch_size: int = 2, lr: float = 1e-3,
         step: int = 2, eval_step: int = 2, threads: int = 1, prior_init: bool = True,
-        lr_decay: bool = True, hold_out: str = "first", echo=print) -> dict[str, Any]:
+        lr_decay: bool = True, hold_out: str | Sequence[int] = "first", echo=print
+        ) -> dict[str, Any]:
     """Run the acceptance chain into ``out`` (see the module docstring); returns the summary.
 
     Parameters
@@ -178,7 +192,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
         Hold ``lr`` for 2 epochs, then decay it linearly to zero at the end of the last epoch that
         fits the budget (planned from the second epoch's wall time; not in the paper). False: the
         paper's step decay.
-    hold_out : {"first", "test-split"}
+    hold_out : {"first", "test-split"} or sequence of int
         Which subjects are held out (:func:`simulated_split`).
     echo : callable
         Progress lines.
@@ -289,7 +303,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     summary = {
         "command": " ".join(["python", "-m", "radarkit.pipelines.train_hupr_sim", *sys.argv[1:]]),
         "dataset": {"subjects": subjects, "seconds": seconds, "seed": seed, "scene": "hupr",
-                    "hold_out": hold_out,
+                    "hold_out": hold_out if isinstance(hold_out, str) else list(hold_out),
                     "train_subjects": train_subjects, "test_subject": test_subjects,
                     "train_windows": len(train_set), "test_windows": len(test_set)},
         "training": {"preset": "small", "epochs": len(rows), "planned_epochs": planned,
@@ -318,6 +332,17 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     return summary
 
 
+def _hold_out_arg(text: str) -> str | list[int]:
+    if text in HOLD_OUT_RULES:
+        return text
+    try:
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {' or '.join(HOLD_OUT_RULES)} or comma-separated subject ids, got {text!r}"
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns 0 when the AP gain is at least 20 points."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -336,9 +361,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="start from the plain initialisation (as the paper)")
     p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false",
                    help="the paper's step decay instead of the linear decay within the budget")
-    p.add_argument("--hold-out", choices=HOLD_OUT_RULES, default="first",
-                   help="hold out the first subject of the test split, or all of it (each scored "
-                        "on its own and together)")
+    p.add_argument("--hold-out", type=_hold_out_arg, default="first",
+                   help="'first': the first subject of the test split; 'test-split': all of it "
+                        "(each scored on its own and together); or subject ids, e.g. 3,5,7")
     a = p.parse_args(argv)
     summary = run(a.out, a.subjects, a.seconds, a.seed, a.budget_min, a.max_epochs, a.batch_size,
                   a.lr, a.step, a.eval_step, a.threads, a.prior_init, a.lr_decay, a.hold_out)
