@@ -106,7 +106,7 @@ def simulated_split(data: str | os.PathLike, subjects: int = 6, seconds: float =
     train_sequences, test_sequences : list of str
         Sequence folder names.
     test_subjects : list of int
-        The held-out subject ids, in ``splits.json`` order.
+        The held-out subject ids, in ``splits.json`` order (or as given, repeats dropped).
 
     Raises
     ------
@@ -134,7 +134,7 @@ def simulated_split(data: str | os.PathLike, subjects: int = 6, seconds: float =
         if hold_out == "first":
             test_subjects = test_subjects[:1]
     else:
-        test_subjects = [int(i) for i in hold_out]
+        test_subjects = list(dict.fromkeys(int(i) for i in hold_out))
         unknown = sorted(set(test_subjects) - set(seq_subject.values()))
         if unknown or not test_subjects:
             raise ValueError(f"{data}: no subject(s) {unknown or test_subjects} to hold out")

@@ -204,7 +204,7 @@ def test_simulated_split_hold_out_rules(tmp_path: Path):
     assert train == [f"single_{i}" for i in (1, 3, 4, 7, 8)]
     with pytest.raises(ValueError, match="hold_out"):
         simulated_split(root, hold_out="last")
-    _, train, test, held = simulated_split(root, hold_out=[7, 1])  # explicit ids, in that order
+    _, train, test, held = simulated_split(root, hold_out=[7, 1, 7])  # ids as given, no repeats
     assert held == [7, 1] and test == ["single_7", "single_1"]
     assert train == [f"single_{i}" for i in (2, 3, 4, 5, 6, 8)]
     with pytest.raises(ValueError, match=r"no subject\(s\) \[9\]"):
@@ -216,11 +216,13 @@ def test_simulated_split_hold_out_rules(tmp_path: Path):
 
 
 def test_train_hupr_sim_hold_out_argument():
+    import argparse
+
     from radarkit.pipelines.train_hupr_sim import _hold_out_arg
 
     assert _hold_out_arg("test-split") == "test-split"
     assert _hold_out_arg("3,5,7") == [3, 5, 7]
-    with pytest.raises(Exception, match="comma-separated subject ids"):
+    with pytest.raises(argparse.ArgumentTypeError, match="comma-separated subject ids"):
         _hold_out_arg("3;5")
 
 
