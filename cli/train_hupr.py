@@ -23,13 +23,13 @@ def _echo_metrics(metrics: dict[str, float], joints: tuple[str, ...]) -> None:
     click.echo("per joint: " + "  ".join(f"{j} {100 * metrics[f'AP_{j}']:.1f}" for j in joints))
 
 
-def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool) -> Path:
+def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool, doppler_bins: int = 8) -> Path:
     """Write missing cube files of the split's sequences (with a progress bar)."""
     from radarkit.cli.common import Progress
     from radarkit.data.hupr import default_cube_dir, ensure_cubes, split_sequences
     from radarkit.dsp.sequences import plan_sequence_cubes
 
-    cubes = cubes if cubes is not None else default_cube_dir(data)
+    cubes = cubes if cubes is not None else default_cube_dir(data, doppler_bins)
     names = set(split_sequences(data, split))
     todo = [j for j in plan_sequence_cubes(data, cubes) if not j[2].exists() and j[2].parent.name in names]
     if not todo:
@@ -38,18 +38,22 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool) -> Pat
     for parts, cfg, _ in todo:
         total += sum(p.stat().st_size for p in parts) // cfg.bytes_per_frame
     if quiet:
-        return ensure_cubes(data, cubes, sorted(names))
+        return ensure_cubes(data, cubes, sorted(names), doppler_bins=doppler_bins)
     with Progress(total, "cubes") as bar:
-        return ensure_cubes(data, cubes, sorted(names), progress=bar)
+        return ensure_cubes(data, cubes, sorted(names), progress=bar, doppler_bins=doppler_bins)
 
 
 @click.command(name="hupr")
 @click.option("--data", "data", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Dataset folder (radarkit simulate layout).")
 @click.option("--cubes", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="VRDAEMap cube folder [default: DATA/cubes_vrdae]; missing cubes are written.")
+              help="VRDAEMap cube folder [default: DATA/cubes_vrdae, or DATA/cubes_vrdae_k<K> for "
+                   "other --doppler-bins]; missing cubes are written.")
 @click.option("--preset", type=click.Choice(["small", "paper"]), default="small", show_default=True,
               help="Model size: small (CPU) or paper (35.5 M parameters).")
+@click.option("--doppler-bins", type=click.IntRange(min=2, max=64), default=8, show_default=True,
+              help="Doppler bins K around zero velocity the model reads (even; the paper: 8, "
+                   "+-0.52 m/s with its chirp; its stored frames keep 16).")
 @click.option("--filters", type=click.IntRange(min=1), default=None,
               help="Base width D, overriding the preset's (paper 32, small 4).")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
@@ -83,7 +87,7 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool) -> Pat
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when available), cpu, cuda, cuda:N.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batch_size, lr,
+def train_hupr(data, cubes, preset, doppler_bins, filters, epochs, out, split, val_split, batch_size, lr,
                weight_decay, lr_step, lr_decay_from, step, workers, threads, prior_init, resume, seed,
                device, quiet) -> None:
     """Train HuPR on DATA's two-radar VRDAEMap windows (paper optimiser settings by default).
@@ -104,19 +108,21 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
         raise click.UsageError(str(err)) from None
     if lr_decay_from is not None and lr_decay_from >= epochs:
         raise click.UsageError(f"--lr-decay-from ({lr_decay_from}) must be below --epochs ({epochs})")
+    if doppler_bins % 2:
+        raise click.UsageError(f"--doppler-bins must be even, got {doppler_bins}")
     if threads is not None:
         torch.set_num_threads(threads)
-    cubes = _build_cubes(data, cubes, split, quiet)
+    cubes = _build_cubes(data, cubes, split, quiet, doppler_bins)
     # elevation averaged when loading (the model's first step; 8x less data per window), every
     # up to 16,000 frames cached as float16 (128 KiB per frame and radar: at most 4 GiB)
     train_set = hupr_cube_dataset(data, split, cubes, build=False, step=step, mean_elevation=True,
-                                  cache_frames=16_000, cache_dtype="float16")
+                                  n_doppler=doppler_bins, cache_frames=16_000, cache_dtype="float16")
     val_set = None
     if val_split.lower() != "none" and read_splits(data).get(val_split):
-        _build_cubes(data, cubes, val_split, quiet)
+        _build_cubes(data, cubes, val_split, quiet, doppler_bins)
         val_set = hupr_cube_dataset(data, val_split, cubes, build=False, step=step, mean_elevation=True,
-                                    cache_frames=16_000, cache_dtype="float16")
-    overrides = {"n_filters": filters} if filters else {}
+                                    n_doppler=doppler_bins, cache_frames=16_000, cache_dtype="float16")
+    overrides = {"n_doppler": doppler_bins, **({"n_filters": filters} if filters else {})}
     cfg = get_config(preset, **overrides)
     tcfg = HuPRTrainConfig(lr=lr, weight_decay=weight_decay, batch_size=batch_size, lr_step=lr_step,
                            step=step, eval_step=step, num_workers=workers, prior_init=prior_init)
@@ -141,7 +147,8 @@ def train_hupr(data, cubes, preset, filters, epochs, out, split, val_split, batc
 @click.option("--data", "data", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Dataset folder (radarkit simulate layout).")
 @click.option("--cubes", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="VRDAEMap cube folder [default: DATA/cubes_vrdae]; missing cubes are written.")
+              help="VRDAEMap cube folder [default: DATA/cubes_vrdae, or DATA/cubes_vrdae_k<K> for "
+                   "a model reading K != 8 Doppler bins]; missing cubes are written.")
 @click.option("--split", default="test", show_default=True, help="Split of splits.json to score.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Predictions as a COCO keypoint results JSON file.")
@@ -185,8 +192,8 @@ def eval_hupr(checkpoint, data, cubes, split, out, metrics_out, batch_size, step
     if metrics_out is not None:
         check_output_path(metrics_out, force, inputs=[checkpoint])
     model, ckpt = load_hupr(checkpoint, dev)
-    cubes = _build_cubes(data, cubes, split, quiet)
     cfg = model.config
+    cubes = _build_cubes(data, cubes, split, quiet, cfg.n_doppler)
     dataset = hupr_cube_dataset(data, split, cubes, build=False, n_frames=cfg.n_frames,
                                 n_doppler=cfg.n_doppler, heatmap_size=cfg.n_range, step=step,
                                 cache_frames=16, mean_elevation=True)

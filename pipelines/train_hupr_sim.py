@@ -11,7 +11,8 @@ Steps (``python -m radarkit.pipelines.train_hupr_sim --out DIR``):
    ``--hold-out 3,5,7,20``: those subjects (the first subjects of a larger dataset of the same
    seed are those of a smaller one, so a held-out set can stay fixed while training people are
    added).
-2. Write the float16 VRDAEMap cube of every radar (:func:`radarkit.data.hupr.ensure_cubes`).
+2. Write the float16 VRDAEMap cube of every radar (:func:`radarkit.data.hupr.ensure_cubes`),
+   keeping ``--doppler-bins`` Doppler bins around zero velocity (HuPR: 8; the model reads the same).
 3. Train the ``small`` preset (HuPR loss, Adam) for whole epochs while the next one still fits in
    ``--budget-min`` minutes of wall time (the first epoch always runs), on ``--threads`` CPU
    threads (default 1; see :func:`run`). The learning rate is held for two epochs; their timing
@@ -153,15 +154,16 @@ def _cpu() -> float:
 def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: int = 0,
         budget_min: float = 24.0, max_epochs: int = 50, batch_size: int = 2, lr: float = 1e-3,
         step: int = 2, eval_step: int = 2, threads: int = 1, prior_init: bool = True,
-        lr_decay: bool = True, hold_out: str | Sequence[int] = "first", echo=print
-        ) -> dict[str, Any]:
+        lr_decay: bool = True, hold_out: str | Sequence[int] = "first", doppler_bins: int = 8,
+        echo=print) -> dict[str, Any]:
     """Run the acceptance chain into ``out`` (see the module docstring); returns the summary.
 
     Parameters
     ----------
     out : str or os.PathLike
-        Work folder: ``data/`` (simulated dataset, reused when present), ``data/cubes_vrdae/``,
-        ``run/`` (checkpoints, metrics), ``test_predictions.json``, ``summary.json``.
+        Work folder: ``data/`` (simulated dataset, reused when present), ``data/cubes_vrdae/``
+        (``data/cubes_vrdae_k<K>/`` for ``doppler_bins`` K != 8), ``run/`` (checkpoints,
+        metrics), ``test_predictions.json``, ``summary.json``.
     subjects : int
         Simulated people (one is held out for testing; needs >= 4).
     seconds : float
@@ -194,6 +196,10 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
         paper's step decay.
     hold_out : {"first", "test-split"} or sequence of int
         Which subjects are held out (:func:`simulated_split`).
+    doppler_bins : int
+        Doppler bins K around zero velocity in the cubes and the model's input (HuPR: 8, which
+        covers -0.52..+0.39 m/s with the ``hupr`` chirp's 0.13 m/s bins; HuPR's stored frames keep
+        16). Not a preset change: the ``small`` preset with ``n_doppler`` overridden.
     echo : callable
         Progress lines.
 
@@ -205,17 +211,19 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     Raises
     ------
     ValueError
-        Fewer than 4 subjects, or fewer than 3 left to train.
+        Fewer than 4 subjects, fewer than 3 left to train, or an odd ``doppler_bins``.
     """
     import torch
 
     from radarkit.atomic import atomic_output
     from radarkit.data.hupr import default_cube_dir, ensure_cubes, hupr_cube_dataset
     from radarkit.metrics.keypoints import write_coco_results
+    from radarkit.models.hupr import get_config
     from radarkit.train.hupr import HuPRTrainConfig, evaluate_hupr, score_predictions, train_hupr
 
     if subjects < 4:
         raise ValueError("need at least 4 subjects (3 to train, 1 to test)")
+    model_cfg = get_config("small", n_doppler=doppler_bins)  # checks K before any work
     torch.set_num_threads(threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,15 +242,16 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     mark("simulate", t0, c0)
 
     t1, c1 = time.perf_counter(), _cpu()
-    cubes = ensure_cubes(data, default_cube_dir(data), workers=1)
+    cubes = ensure_cubes(data, default_cube_dir(data, doppler_bins), workers=1,
+                         doppler_bins=doppler_bins)
     mark("cubes", t1, c1)
 
     n_train_frames = sum(q["n_frames"] for q in meta["sequences"] if q["name"] in train_seqs)
     train_set = hupr_cube_dataset(data, train_seqs, cubes, build=False, step=step,
-                                  cache_frames=n_train_frames, cache_dtype=np.float16,
+                                  n_doppler=doppler_bins, cache_frames=n_train_frames, cache_dtype=np.float16,
                                   mean_elevation=True)
     test_set = hupr_cube_dataset(data, test_seqs, cubes, build=False, step=eval_step,
-                                 cache_frames=16, mean_elevation=True)
+                                 n_doppler=doppler_bins, cache_frames=16, mean_elevation=True)
     tcfg = HuPRTrainConfig(lr=lr, batch_size=batch_size, step=step, eval_step=eval_step,
                            prior_init=prior_init, lr_schedule="linear" if lr_decay else "step")
     echo(f"train subjects {train_subjects} ({len(train_set)} windows), test subject "
@@ -259,7 +268,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
         if epoch > planned or (epoch > 1 and elapsed + epoch_s > 60.0 * budget_min):
             break
         te = time.perf_counter()
-        model, rows = train_hupr(train_set, run_dir, "small", tcfg, epochs=epoch, resume=epoch > 1,
+        model, rows = train_hupr(train_set, run_dir, model_cfg, tcfg, epochs=epoch, resume=epoch > 1,
                                  seed=seed, device="cpu", data_info=info, progress=False,
                                  echo=echo)
         epoch_s = time.perf_counter() - te
@@ -285,7 +294,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
         for sid in test_subjects:
             seqs = [n for n in test_seqs if seq_subject[n] == sid]
             sub = hupr_cube_dataset(data, seqs, cubes, build=False, step=eval_step,
-                                    cache_frames=1, mean_elevation=True)
+                                    n_doppler=doppler_bins, cache_frames=1, mean_elevation=True)
             part = slice(start, start + len(sub))
             start += len(sub)
             if not np.array_equal(sub.ground_truth()["image_ids"], preds["image_ids"][part]):
@@ -306,7 +315,8 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
                     "hold_out": hold_out if isinstance(hold_out, str) else list(hold_out),
                     "train_subjects": train_subjects, "test_subject": test_subjects,
                     "train_windows": len(train_set), "test_windows": len(test_set)},
-        "training": {"preset": "small", "epochs": len(rows), "planned_epochs": planned,
+        "training": {"preset": "small", "doppler_bins": doppler_bins, "epochs": len(rows),
+                     "planned_epochs": planned,
                      **tcfg.to_dict(),
                      "torch_threads": threads, "budget_min": budget_min,
                      "per_epoch": [{k: r[k] for k in ("epoch", "train_loss", "seconds") if k in r}
@@ -361,12 +371,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="start from the plain initialisation (as the paper)")
     p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false",
                    help="the paper's step decay instead of the linear decay within the budget")
+    p.add_argument("--doppler-bins", type=int, default=8,
+                   help="Doppler bins around zero velocity in the cubes and the model input "
+                        "(HuPR: 8)")
     p.add_argument("--hold-out", type=_hold_out_arg, default="first",
                    help="'first': the first subject of the test split; 'test-split': all of it "
                         "(each scored on its own and together); or subject ids, e.g. 3,5,7")
     a = p.parse_args(argv)
     summary = run(a.out, a.subjects, a.seconds, a.seed, a.budget_min, a.max_epochs, a.batch_size,
-                  a.lr, a.step, a.eval_step, a.threads, a.prior_init, a.lr_decay, a.hold_out)
+                  a.lr, a.step, a.eval_step, a.threads, a.prior_init, a.lr_decay, a.hold_out,
+                  a.doppler_bins)
     return 0 if summary["accepted"] else 1
 
 

@@ -125,6 +125,34 @@ def test_ensure_cubes_writes_missing_only(sim_dataset: Path, tmp_path: Path):
         assert c.shape[:5] == (10, 8, 8, 64, 64) and c.is_float16
 
 
+def test_cubes_with_more_doppler_bins_hold_hupr_bins_in_the_centre(sim_dataset: Path, tmp_path: Path):
+    """A 16-bin cube (HuPR's stored frames) holds the 8-bin cube as its central bins, goes to its
+    own default folder, and a model input wider than a cube is refused naming the file."""
+    from radarkit.data.hupr import default_cube_dir
+
+    assert default_cube_dir(sim_dataset) == sim_dataset / "cubes_vrdae"
+    assert default_cube_dir(sim_dataset, 16) == sim_dataset / "cubes_vrdae_k16"
+    c8, c16 = tmp_path / "c8", tmp_path / "c16"
+    ensure_cubes(sim_dataset, c8, sequences=["single_1"])
+    ensure_cubes(sim_dataset, c16, sequences=["single_1"], doppler_bins=16)
+    with open_cube(c8 / "single_1" / "hori.h5") as a, open_cube(c16 / "single_1" / "hori.h5") as b:
+        assert b.shape[:5] == (10, 16, 8, 64, 64)
+        x8, x16 = a.read(0, 10), b.read(0, 10)
+    np.testing.assert_allclose(x16[:, 4:12], x8, rtol=2e-3, atol=2e-3 * np.abs(x8).max())
+    assert np.abs(x16[:, :4]).max() > 0 and np.abs(x16[:, 12:]).max() > 0  # faster bins too
+    ds16 = hupr_cube_dataset(sim_dataset, ["single_1"], c16, build=False, n_doppler=16,
+                             mean_elevation=True)
+    assert ds16[0]["hori"].shape == (8, 16, 2, 64, 64, 1)
+    ds8 = hupr_cube_dataset(sim_dataset, ["single_1"], c16, build=False, n_doppler=8,
+                            mean_elevation=True)
+    ref = hupr_cube_dataset(sim_dataset, ["single_1"], c8, build=False, mean_elevation=True)
+    torch.testing.assert_close(ds8[3]["vert"], ref[3]["vert"], atol=2e-2, rtol=0)
+    wide = hupr_cube_dataset(sim_dataset, ["single_1"], c8, build=False, n_doppler=16)
+    with pytest.raises(StoreError, match="keeps 8 Doppler bins, 16 are needed") as err:
+        wide[0]
+    assert "hori.h5" in str(err.value) or "vert.h5" in str(err.value)
+
+
 def test_cube_dataset_samples(sim_dataset: Path, tmp_path: Path):
     cubes = tmp_path / "cubes"
     ds = hupr_cube_dataset(sim_dataset, "train+test", cubes)  # builds the cubes

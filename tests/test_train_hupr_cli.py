@@ -226,6 +226,14 @@ def test_train_hupr_sim_hold_out_argument():
         _hold_out_arg("3;5")
 
 
+def test_train_hupr_sim_refuses_odd_doppler_bins_before_simulating(tmp_path: Path):
+    from radarkit.pipelines.train_hupr_sim import run
+
+    with pytest.raises(ValueError, match="n_doppler must be even"):
+        run(tmp_path / "w", subjects=4, doppler_bins=7, echo=lambda s: None)
+    assert not (tmp_path / "w" / "data").exists()
+
+
 def test_prior_init_starts_refined_heatmaps_at_the_mean_target(data: Path, tmp_path: Path):
     from radarkit.data.heatmaps import decode_heatmaps
     from radarkit.models.hupr import hupr
@@ -354,3 +362,26 @@ def test_train_cli_linear_decay_reaches_zero(data: Path, tmp_path: Path):
                  tmp_path / "r2", "-q")
     assert res.exit_code != 0 and "--lr-decay-from" in res.output
     assert not (tmp_path / "r2").exists()
+
+
+def test_train_and_eval_with_16_doppler_bins(data: Path, tmp_path: Path):
+    """``--doppler-bins 16``: cubes in their own folder, a model reading 16 bins, eval following
+    the checkpoint's K; an odd K is refused before any work."""
+    run = tmp_path / "run"
+    res = invoke("train", "hupr", "--data", data, "--doppler-bins", 16, "--filters", 2, "--epochs", 1,
+                 "--batch-size", 2, "--step", 5, "--val-split", "none", "--out", run, "-q")
+    assert res.exit_code == 0, res.output
+    train_seq = json.loads((data / "splits.json").read_text())["sequences"]["train"][0]
+    assert (data / "cubes_vrdae_k16" / train_seq / "vert.h5").exists()
+    model, _ = load_hupr(run / "last.ckpt")
+    assert model.config.n_doppler == 16 and model.mnet[0].pool.kernel_size == (8, 1, 1)
+    preds = tmp_path / "preds.json"
+    res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--split", "test",
+                 "--step", 5, "--out", preds, "-q")
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(preds.read_text())) == 2
+    test_seq = json.loads((data / "splits.json").read_text())["sequences"]["test"][0]
+    assert (data / "cubes_vrdae_k16" / test_seq / "hori.h5").exists()
+    res = invoke("train", "hupr", "--data", data, "--doppler-bins", 7, "--out", tmp_path / "r7", "-q")
+    assert res.exit_code != 0 and "--doppler-bins must be even" in res.output
+    assert not (tmp_path / "r7").exists()

@@ -385,9 +385,23 @@ def split_sequences(data_dir: str | os.PathLike, split: str | Sequence[str]) -> 
     return names
 
 
-def default_cube_dir(data_dir: str | os.PathLike) -> Path:
-    """Where :func:`ensure_cubes` puts a dataset's cubes by default: ``DATA/cubes_vrdae``."""
-    return Path(data_dir) / "cubes_vrdae"
+def default_cube_dir(data_dir: str | os.PathLike, doppler_bins: int = 8) -> Path:
+    """Where :func:`ensure_cubes` puts a dataset's cubes by default.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        Dataset folder.
+    doppler_bins : int
+        Doppler bins the cubes keep.
+
+    Returns
+    -------
+    Path
+        ``DATA/cubes_vrdae`` for HuPR's 8 Doppler bins, ``DATA/cubes_vrdae_k<K>`` for others.
+    """
+    name = "cubes_vrdae" if doppler_bins == 8 else f"cubes_vrdae_k{doppler_bins}"
+    return Path(data_dir) / name
 
 
 def ensure_cubes(
@@ -396,24 +410,30 @@ def ensure_cubes(
     sequences: Sequence[str] | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    doppler_bins: int = 8,
 ) -> Path:
     """Write the HuPR VRDAEMap cube file of every radar that does not have one yet.
 
-    The same files as ``radarkit cube DATA --kind vrdae --mode hupr --storage float16 --out
-    CUBES``: ``CUBES/single_<n>/{hori,vert}.h5``, 8 Doppler bins, float16 storage.
+    The same files as ``radarkit cube DATA --kind vrdae --mode hupr --storage float16
+    --doppler-bins K --out CUBES``: ``CUBES/single_<n>/{hori,vert}.h5``, K = ``doppler_bins``
+    Doppler bins, float16 storage.
 
     Parameters
     ----------
     data_dir : str or os.PathLike
         Dataset folder with ``single_<n>/{hori,vert}/`` recordings and configurations.
     cubes_dir : str or os.PathLike, optional
-        Output folder (default :func:`default_cube_dir`).
+        Output folder (default :func:`default_cube_dir` of ``doppler_bins``).
     sequences : sequence of str, optional
         Only these sequence folders (default all).
     workers : int
         Threads per cube (see :func:`radarkit.dsp.cubes.write_cube`).
     progress : callable, optional
         ``progress(frames_done, bytes_done)`` over the files written.
+    doppler_bins : int
+        Doppler bins kept around zero velocity (HuPR's model reads 8; its stored frames keep 16,
+        relative -8..+7). Existing cube files are not checked: a folder per value keeps them
+        apart (:func:`default_cube_dir`).
 
     Returns
     -------
@@ -429,8 +449,9 @@ def ensure_cubes(
     from radarkit.dsp.cubes import CubeParams
     from radarkit.dsp.sequences import write_sequence_cubes
 
-    out = Path(cubes_dir) if cubes_dir is not None else default_cube_dir(data_dir)
-    write_sequence_cubes(data_dir, out, CubeParams(kind="vrdae", mode="hupr"), workers=workers,
+    out = Path(cubes_dir) if cubes_dir is not None else default_cube_dir(data_dir, doppler_bins)
+    params = CubeParams(kind="vrdae", mode="hupr", doppler_bins=doppler_bins)
+    write_sequence_cubes(data_dir, out, params, workers=workers,
                          storage="float16", progress=progress, command="radarkit.data.hupr.ensure_cubes",
                          only_missing=True, sequences=None if sequences is None else set(sequences))
     return out
@@ -482,7 +503,8 @@ class HuPRWindows(Dataset):
     ValueError
         No sequences, or bad sizes.
     StoreError
-        A frame source that is missing or holds fewer frames than annotated (on first read).
+        A frame source that is missing, holds fewer frames than annotated or a cube file with
+        fewer Doppler bins than ``n_doppler`` (on first read).
 
     References
     ----------
@@ -536,6 +558,11 @@ class HuPRWindows(Dataset):
             if cube.shape[0] < seq.n_frames:
                 cube.close()
                 raise StoreError(f"cube has {cube.shape[0]} frames, the annotation {seq.n_frames}",
+                                 source=seq.sources[radar])
+            if cube.shape[1] < self.n_doppler:
+                cube.close()
+                raise StoreError(f"cube keeps {cube.shape[1]} Doppler bins, {self.n_doppler} are "
+                                 "needed (rebuild it with a larger --doppler-bins)",
                                  source=seq.sources[radar])
             self._handles[key] = cube
         return self._handles[key]
@@ -649,9 +676,11 @@ def hupr_cube_dataset(data_dir: str | os.PathLike, split: str | Sequence[str] = 
     split : str or sequence of str
         Split name(s) (:func:`split_sequences`) or sequence folder names.
     cubes_dir : str or os.PathLike, optional
-        Cube folder ``CUBES/single_<n>/{hori,vert}.h5`` (default :func:`default_cube_dir`).
+        Cube folder ``CUBES/single_<n>/{hori,vert}.h5`` (default :func:`default_cube_dir` of
+        ``n_doppler``).
     build : bool
-        Write missing cube files first (:func:`ensure_cubes`); otherwise a missing one raises.
+        Write missing cube files first (:func:`ensure_cubes`, keeping ``n_doppler`` Doppler bins);
+        otherwise a missing one raises.
     workers, progress
         Passed to :func:`ensure_cubes`.
     **kwargs
@@ -668,9 +697,10 @@ def hupr_cube_dataset(data_dir: str | os.PathLike, split: str | Sequence[str] = 
     """
     data_dir = Path(data_dir)
     names = split_sequences(data_dir, split)
-    cubes = Path(cubes_dir) if cubes_dir is not None else default_cube_dir(data_dir)
+    n_doppler = kwargs.get("n_doppler", 8)
+    cubes = Path(cubes_dir) if cubes_dir is not None else default_cube_dir(data_dir, n_doppler)
     if build:
-        ensure_cubes(data_dir, cubes, names, workers, progress)
+        ensure_cubes(data_dir, cubes, names, workers, progress, doppler_bins=n_doppler)
     seqs = cube_sequences(data_dir, names, cubes, "build it with radarkit cube ... --kind vrdae "
                           "--mode hupr --storage float16")
     return HuPRWindows(seqs, **kwargs)
