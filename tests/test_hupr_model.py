@@ -12,6 +12,7 @@ from radarkit.models.hupr import (
     Conv3d,
     HuPR,
     HuPRConfig,
+    MNet,
     get_config,
     hupr,
     hupr_loss,
@@ -76,6 +77,28 @@ def test_cpu_conv3d_equals_torch_conv3d(kernel, padding, bias):
     grads_ref = torch.autograd.grad(y_ref, [x] + [getattr(ref, n) for n in params], g)
     for a, b in zip(grads_ours, grads_ref, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("n_doppler", [2, 8, 16])
+def test_mnet_equals_official_conv3d_and_max_pool(n_doppler):
+    """MNet's einsum form gives the official Conv3d (kernel = stride = (2, 1, 1)) + MaxPool3d
+    over the K/2 Doppler pairs: output and gradients of input, weight and bias."""
+    torch.manual_seed(1)
+    ours = MNet(n_doppler, 5)
+    conv = torch.nn.Conv3d(2, 5, kernel_size=(2, 1, 1), stride=(2, 1, 1))
+    conv.load_state_dict(ours.conv.state_dict())
+    pool = torch.nn.MaxPool3d(kernel_size=(n_doppler // 2, 1, 1))
+    x = torch.randn(3, 2, n_doppler, 6, 7, requires_grad=True)
+    y_ours, y_ref = ours(x), pool(conv(x)).squeeze(2)
+    assert y_ours.shape == y_ref.shape == (3, 5, 6, 7)
+    torch.testing.assert_close(y_ours, y_ref, atol=1e-6, rtol=1e-6)
+    g = torch.randn_like(y_ref)
+    grads_ours = torch.autograd.grad(y_ours, [x, ours.conv.weight, ours.conv.bias], g)
+    grads_ref = torch.autograd.grad(y_ref, [x, conv.weight, conv.bias], g)
+    for a, b in zip(grads_ours, grads_ref, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="built for"):
+        ours(torch.randn(1, 2, n_doppler + 2, 6, 7))
 
 
 def test_attention_is_unscaled_softmax_over_key_positions():

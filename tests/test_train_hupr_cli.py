@@ -374,7 +374,7 @@ def test_train_and_eval_with_16_doppler_bins(data: Path, tmp_path: Path):
     train_seq = json.loads((data / "splits.json").read_text())["sequences"]["train"][0]
     assert (data / "cubes_vrdae_k16" / train_seq / "vert.h5").exists()
     model, _ = load_hupr(run / "last.ckpt")
-    assert model.config.n_doppler == 16 and model.mnet[0].pool.kernel_size == (8, 1, 1)
+    assert model.config.n_doppler == 16 and model.mnet[0].n_doppler == 16
     preds = tmp_path / "preds.json"
     res = invoke("eval", "hupr", "--checkpoint", run / "last.ckpt", "--data", data, "--split", "test",
                  "--step", 5, "--out", preds, "-q")
