@@ -53,7 +53,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HOLD_OUT_RULES", "mean_pose_baseline", "simulated_split", "run", "main"]
+__all__ = ["HOLD_OUT_RULES", "mean_pose_baseline", "simulated_split", "score_by_subject", "run",
+           "main"]
 
 #: Epochs at the full learning rate before the linear decay is planned (``lr_decay``).
 _HOLD_EPOCHS = 2
@@ -145,6 +146,51 @@ def simulated_split(data: str | os.PathLike, subjects: int = 6, seconds: float =
         raise ValueError(f"{data}: holding out subjects {test_subjects} leaves fewer than 3 "
                          "training subjects")
     return meta, train_seqs, test_seqs, test_subjects
+
+
+def score_by_subject(subsets: Sequence[tuple[int, Any]], predictions: dict[str, np.ndarray],
+                     baseline_keypoints: np.ndarray) -> dict[str, dict[str, float]]:
+    """Score pooled test predictions subject by subject.
+
+    Parameters
+    ----------
+    subsets : sequence of (int, HuPRWindows)
+        Each held-out subject's id and test windows, in the order in which their windows follow
+        each other in ``predictions``.
+    predictions : dict
+        :func:`radarkit.train.hupr.predict_hupr` output on all the subsets' windows together:
+        ``keypoints`` float ``(N, J, 2)`` image pixels, ``scores`` float ``(N,)``, ``image_ids``
+        int ``(N,)``.
+    baseline_keypoints : ndarray, shape (N, J, 2)
+        The mean-pose baseline's keypoints for the same windows.
+
+    Returns
+    -------
+    dict
+        ``{str(subject): {"windows", "AP", "AP50", "AP75", "mean_pose_AP"}}``, AP in points
+        (0-100, rounded to 0.01), in ``subsets`` order.
+
+    Raises
+    ------
+    RuntimeError
+        The subsets' image ids, concatenated, are not ``predictions["image_ids"]`` (a reordering
+        would otherwise score the wrong frames).
+    """
+    from radarkit.train.hupr import score_predictions
+
+    ids = np.concatenate([sub.ground_truth()["image_ids"] for _, sub in subsets])
+    if not np.array_equal(ids, predictions["image_ids"]):
+        raise RuntimeError("the subjects' test windows are not the predictions' windows in order")
+    out, start = {}, 0
+    for sid, sub in subsets:
+        part = slice(start, start + len(sub))
+        start += len(sub)
+        m = score_predictions(sub, predictions["keypoints"][part], predictions["scores"][part])
+        b = score_predictions(sub, baseline_keypoints[part])
+        out[str(sid)] = {"windows": len(sub), "AP": round(100 * m["AP"], 2),
+                         "AP50": round(100 * m["AP50"], 2), "AP75": round(100 * m["AP75"], 2),
+                         "mean_pose_AP": round(100 * b["AP"], 2)}
+    return out
 
 
 def _cpu() -> float:
@@ -290,22 +336,14 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     baseline = score_predictions(test_set, base_kp)
     per_subject = {}
     if len(test_subjects) > 1:  # the same predictions, scored subject by subject
-        start = 0
-        for sid in test_subjects:
-            seqs = [n for n in test_seqs if seq_subject[n] == sid]
-            sub = hupr_cube_dataset(data, seqs, cubes, build=False, step=eval_step,
-                                    n_doppler=doppler_bins, cache_frames=1, mean_elevation=True)
-            part = slice(start, start + len(sub))
-            start += len(sub)
-            if not np.array_equal(sub.ground_truth()["image_ids"], preds["image_ids"][part]):
-                raise RuntimeError(f"test windows of subject {sid} are not in sequence order")
-            m = score_predictions(sub, preds["keypoints"][part], preds["scores"][part])
-            b = score_predictions(sub, base_kp[part])
-            per_subject[str(sid)] = {"windows": len(sub), "AP": round(100 * m["AP"], 2),
-                                     "AP50": round(100 * m["AP50"], 2),
-                                     "AP75": round(100 * m["AP75"], 2),
-                                     "mean_pose_AP": round(100 * b["AP"], 2)}
-            echo(f"subject {sid}: AP {100 * m['AP']:.1f} (mean pose {100 * b['AP']:.1f})")
+        subsets = [(sid, hupr_cube_dataset(data, [n for n in test_seqs if seq_subject[n] == sid],
+                                           cubes, build=False, step=eval_step,
+                                           n_doppler=doppler_bins, cache_frames=1,
+                                           mean_elevation=True))
+                   for sid in test_subjects]
+        per_subject = score_by_subject(subsets, preds, base_kp)
+        for sid, row in per_subject.items():
+            echo(f"subject {sid}: AP {row['AP']:.1f} (mean pose {row['mean_pose_AP']:.1f})")
     mark("evaluate", t3, c3)
 
     gain = 100.0 * (metrics["AP"] - baseline["AP"])

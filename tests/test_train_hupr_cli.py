@@ -385,3 +385,49 @@ def test_train_and_eval_with_16_doppler_bins(data: Path, tmp_path: Path):
     res = invoke("train", "hupr", "--data", data, "--doppler-bins", 7, "--out", tmp_path / "r7", "-q")
     assert res.exit_code != 0 and "--doppler-bins must be even" in res.output
     assert not (tmp_path / "r7").exists()
+
+
+
+def test_score_by_subject_slices_the_pooled_predictions(data: Path):
+    """Perfect keypoints for one subject and shifted ones for the other: each subject's AP is its
+    own slice's (100 and that of the shift alone), whatever the other subject's predictions."""
+    from radarkit.pipelines.train_hupr_sim import score_by_subject
+
+    subs = [(7, hupr_cube_dataset(data, ["single_1"], step=2, mean_elevation=True)),
+            (9, hupr_cube_dataset(data, ["single_2"], step=2, mean_elevation=True))]
+    truth = [sub.ground_truth() for _, sub in subs]
+    shifted = truth[1]["keypoints"] + np.float32(6.0)
+    preds = {"keypoints": np.concatenate([truth[0]["keypoints"], shifted]),
+             "scores": np.ones(len(subs[0][1]) + len(subs[1][1])),
+             "image_ids": np.concatenate([t["image_ids"] for t in truth])}
+    base = np.concatenate([truth[0]["keypoints"] + np.float32(40.0), truth[1]["keypoints"]])
+    per = score_by_subject(subs, preds, base)
+    assert list(per) == ["7", "9"] and per["7"]["windows"] == 5 and per["9"]["windows"] == 5
+    assert per["7"]["AP"] == 100.0
+    alone = score_predictions(subs[1][1], shifted)
+    assert 0.0 < 100 * alone["AP"] < 100.0
+    assert per["9"]["AP"] == round(100 * alone["AP"], 2)
+    assert per["9"]["mean_pose_AP"] == 100.0 and per["7"]["mean_pose_AP"] < 100.0
+    with pytest.raises(RuntimeError, match="not the predictions' windows in order"):
+        score_by_subject(subs[::-1], preds, base)
+
+
+def test_train_hupr_sim_runs_end_to_end_with_two_held_out_subjects(tmp_path: Path):
+    """The acceptance chain on 5 one-second people, 2 held out: it simulates, builds cubes, trains
+    one epoch, writes predictions for both held-out people and scores each of them."""
+    from radarkit.pipelines.train_hupr_sim import run
+
+    out = tmp_path / "w"
+    summary = run(out, subjects=5, seconds=1.0, seed=2, budget_min=0.01, max_epochs=1, step=5,
+                  eval_step=2, hold_out=[4, 2], echo=lambda s: None)
+    assert summary["dataset"]["test_subject"] == [4, 2]
+    assert summary["dataset"]["train_subjects"] == [1, 3, 5]
+    assert summary["dataset"]["test_windows"] == 10 and summary["training"]["epochs"] == 1
+    per = summary["per_test_subject"]
+    assert list(per) == ["4", "2"] and [p["windows"] for p in per.values()] == [5, 5]
+    preds = json.loads((out / "test_predictions.json").read_text())
+    meta = json.loads((out / "data" / "dataset.json").read_text())
+    seq_of = {q["subject_id"]: q["name"] for q in meta["sequences"]}
+    numbers = sorted({r["image_id"] // 100_000 for r in preds})
+    assert len(preds) == 10 and numbers == sorted(int(seq_of[i].split("_")[1]) for i in (2, 4))
+    assert (out / "run" / "last.ckpt").exists() and json.loads((out / "summary.json").read_text())
