@@ -262,7 +262,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     import torch
 
     from radarkit.atomic import atomic_output
-    from radarkit.data.hupr import default_cube_dir, ensure_cubes, hupr_cube_dataset
+    from radarkit.data.hupr import ensure_cubes, hupr_cube_dataset
     from radarkit.metrics.keypoints import write_coco_results
     from radarkit.models.hupr import get_config
     from radarkit.train.hupr import HuPRTrainConfig, evaluate_hupr, score_predictions, train_hupr
@@ -288,8 +288,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     mark("simulate", t0, c0)
 
     t1, c1 = time.perf_counter(), _cpu()
-    cubes = ensure_cubes(data, default_cube_dir(data, doppler_bins), workers=1,
-                         doppler_bins=doppler_bins)
+    cubes = ensure_cubes(data, workers=1, doppler_bins=doppler_bins)  # default_cube_dir(data, K)
     mark("cubes", t1, c1)
 
     n_train_frames = sum(q["n_frames"] for q in meta["sequences"] if q["name"] in train_seqs)
