@@ -701,8 +701,9 @@ def hupr_cube_dataset(data_dir: str | os.PathLike, split: str | Sequence[str] = 
     cubes = Path(cubes_dir) if cubes_dir is not None else default_cube_dir(data_dir, n_doppler)
     if build:
         ensure_cubes(data_dir, cubes, names, workers, progress, doppler_bins=n_doppler)
+    k = "" if n_doppler == 8 else f" --doppler-bins {n_doppler}"
     seqs = cube_sequences(data_dir, names, cubes, "build it with radarkit cube ... --kind vrdae "
-                          "--mode hupr --storage float16")
+                          f"--mode hupr --storage float16{k}")
     return HuPRWindows(seqs, **kwargs)
 
 
