@@ -55,7 +55,8 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool, dopple
               help="Doppler bins K around zero velocity the model reads (even; the paper: 8, "
                    "+-0.52 m/s with its chirp; its stored frames keep 16).")
 @click.option("--filters", type=click.IntRange(min=1), default=None,
-              help="Base width D, overriding the preset's (paper 32, small 4).")
+              help="Base width D of the encoders, overriding the preset's (paper 32, small 4; the "
+                   "decoder keeps the preset's width: paper D, small 8).")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Run folder: last.ckpt, best.ckpt, metrics.csv, metrics.json.")

@@ -55,6 +55,38 @@ def test_small_preset_full_size_forward():
     assert float(refined.min()) >= 0.0 and float(refined.max()) <= 1.0
 
 
+def test_decoder_width_is_its_own_and_small_widens_only_the_decoder(tmp_path):
+    """``decoder_filters`` sets the 2-D decoder's width alone; the paper's decoder shares D."""
+    paper, small = get_config("paper"), get_config("small")
+    assert paper.decoder_filters is None and small.decoder_filters == 8 and small.n_filters == 4
+    base = get_config("small", decoder_filters=None, **TINY)
+    narrow, wide = HuPR(base), HuPR(get_config(base, decoder_filters=8))
+    assert narrow.decoder.head.in_channels == 4 and wide.decoder.head.in_channels == 8
+    assert wide.decoder.stage3[0].body[0].out_channels == 64  # 8 D'
+    assert wide.decoder.stage3[0].body[0].in_channels == narrow.decoder.stage3[0].body[0].in_channels
+    # the encoders, fusion and PRGCN are the same modules with the same shapes
+    for part in ("mnet", "encoders", "fusion", "gcn"):
+        a, b = getattr(narrow, part).state_dict(), getattr(wide, part).state_dict()
+        assert {k: v.shape for k, v in a.items()} == {k: v.shape for k, v in b.items()}
+    hori, vert = _inputs(wide.config, 2)
+    with torch.no_grad():
+        assert wide.eval()(hori, vert)[1].shape == (2, 14, 16, 16)
+    for bad in (0, -4):
+        with pytest.raises(ValueError, match="decoder_filters"):
+            get_config("small", decoder_filters=bad)
+    # a checkpoint written before the field existed (no key) loads with D' = D, as it was trained
+    from radarkit.train.checkpoint import save_checkpoint
+    from radarkit.train.hupr import load_hupr
+
+    old = {k: v for k, v in narrow.config.to_dict().items() if k != "decoder_filters"}
+    save_checkpoint(tmp_path / "old.ckpt", narrow, name="hupr", config={"model": old})
+    loaded, _ = load_hupr(tmp_path / "old.ckpt")
+    assert loaded.config.decoder_filters is None and loaded.decoder.head.in_channels == 4
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(hori, vert)[1], narrow.eval()(hori, vert)[1],
+                                   rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(("kernel", "padding", "bias"), [
     (3, 1, True),
     ((5, 3, 1), (2, 1, 0), False),
