@@ -15,10 +15,10 @@ Steps (``python -m radarkit.pipelines.train_hupr_sim --out DIR``):
    keeping ``--doppler-bins`` Doppler bins around zero velocity (HuPR: 8; the model reads the same).
 3. Train the ``small`` preset (HuPR loss, Adam) for whole epochs while the next one still fits in
    ``--budget-min`` minutes of wall time (the first epoch always runs), on ``--threads`` CPU
-   threads (default 1; see :func:`run`). The learning rate is held for two epochs; their timing
-   then fixes how many epochs fit the budget, and the rate decays linearly to zero over the rest
-   (``HuPRTrainConfig(lr_schedule="linear")``; ``--no-lr-decay``: the paper's step decay, in
-   effect constant over so few iterations).
+   threads (default 1; see :func:`run`). The first epoch's wall time fixes how many epochs fit the
+   budget; the learning rate is held for half of them (at least the first) and decays linearly to
+   zero over the rest (:func:`plan_epochs`, ``HuPRTrainConfig(lr_schedule="linear")``;
+   ``--no-lr-decay``: the paper's step decay, in effect constant over so few iterations).
 4. Score the last checkpoint on every ``--eval-step``-th frame of the test subject(s): AP, AP50,
    AP75, per-joint AP with HuPR's OKS sigmas, area = box / 2 (:func:`radarkit.train.hupr.
    score_predictions`), on the refined heatmaps (the model's output, as the paper) and, for
@@ -53,11 +53,35 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HOLD_OUT_RULES", "mean_pose_baseline", "simulated_split", "score_by_subject", "run",
-           "main"]
+__all__ = ["HOLD_OUT_RULES", "mean_pose_baseline", "plan_epochs", "simulated_split",
+           "score_by_subject", "run", "main"]
 
-#: Epochs at the full learning rate before the linear decay is planned (``lr_decay``).
-_HOLD_EPOCHS = 2
+
+def plan_epochs(epoch_s: float, left_s: float, done: int, max_epochs: int) -> tuple[int, int]:
+    """How many epochs fit the budget, and how many of them keep the full learning rate.
+
+    Parameters
+    ----------
+    epoch_s : float
+        Wall time of the last epoch (s).
+    left_s : float
+        Training budget left (s).
+    done : int
+        Epochs done (>= 1).
+    max_epochs : int
+        Upper bound on epochs.
+
+    Returns
+    -------
+    planned : int
+        Epochs in the run: those done and the whole epochs of ``epoch_s`` that fit in ``left_s``.
+    hold : int
+        Epochs at the full rate: half of ``planned`` rounded down, at least ``done``. The rate
+        then decays linearly to zero over epochs ``hold + 1 .. planned`` (none when equal).
+    """
+    planned = max(done, min(max_epochs, done + int(max(left_s, 0.0) // max(epoch_s, 1e-9))))
+    return planned, max(done, planned // 2)
+
 
 
 def mean_pose_baseline(train_keypoints: np.ndarray, n: int) -> np.ndarray:
@@ -237,9 +261,9 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
         init_heatmap_prior`). Not in the paper; without it, a 30-minute CPU budget is mostly spent
         learning where joints are on average.
     lr_decay : bool
-        Hold ``lr`` for 2 epochs, then decay it linearly to zero at the end of the last epoch that
-        fits the budget (planned from the second epoch's wall time; not in the paper). False: the
-        paper's step decay.
+        Hold ``lr`` for half the epochs that fit the budget (planned from the first epoch's wall
+        time, :func:`plan_epochs`), then decay it linearly to zero at the end of the last one (not
+        in the paper). False: the paper's step decay.
     hold_out : {"first", "test-split"} or sequence of int
         Which subjects are held out (:func:`simulated_split`).
     doppler_bins : int
@@ -317,12 +341,13 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
                                  seed=seed, device="cpu", data_info=info, progress=False,
                                  echo=echo)
         epoch_s = time.perf_counter() - te
-        if lr_decay and epoch == _HOLD_EPOCHS:
+        if lr_decay and epoch == 1:
             left = 60.0 * budget_min - (time.perf_counter() - t2)
-            planned = min(max_epochs, epoch + int(left // epoch_s))
-            if planned > epoch:
-                tcfg = tcfg.with_linear_decay(len(train_set), epoch, planned)
-                echo(f"learning rate decays linearly to 0 over epochs {epoch + 1}-{planned}")
+            planned, hold = plan_epochs(epoch_s, left, epoch, max_epochs)
+            if planned > hold:
+                tcfg = tcfg.with_linear_decay(len(train_set), hold, planned)
+                echo(f"{planned} epochs fit: the learning rate decays linearly to 0 over epochs "
+                     f"{hold + 1}-{planned}")
     mark("train", t2, c2)
 
     t3, c3 = time.perf_counter(), _cpu()

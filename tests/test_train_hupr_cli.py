@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from radarkit.cli.main import cli
 from radarkit.config.presets import get_preset
 from radarkit.data.hupr import hupr_cube_dataset
-from radarkit.pipelines.train_hupr_sim import mean_pose_baseline, simulated_split
+from radarkit.pipelines.train_hupr_sim import mean_pose_baseline, plan_epochs, simulated_split
 from radarkit.sim.dataset import write_dataset
 from radarkit.skeleton import HUPR14
 from radarkit.train.checkpoint import read_header
@@ -333,6 +333,20 @@ def test_linear_lr_schedule_holds_then_decays_to_zero():
             HuPRTrainConfig(**bad)
     with pytest.raises(ValueError, match="hold_epochs"):
         HuPRTrainConfig().with_linear_decay(5, hold_epochs=3, epochs=3)
+
+
+def test_plan_epochs_fits_the_budget_and_holds_the_rate_for_half():
+    # 400 s epochs, 1,500 s left after the first: 3 more fit, 4 in all, 2 at the full rate
+    assert plan_epochs(400.0, 1500.0, 1, 40) == (4, 2)
+    assert plan_epochs(600.0, 1200.0, 1, 40) == (3, 1)  # decay over epochs 2-3
+    assert plan_epochs(600.0, 700.0, 1, 40) == (2, 1)  # decay over the 2nd epoch
+    assert plan_epochs(600.0, 500.0, 1, 40) == (1, 1)  # nothing more fits: no decay
+    assert plan_epochs(10.0, 1000.0, 1, 6) == (6, 3)  # capped by max_epochs
+    assert plan_epochs(400.0, -5.0, 2, 40) == (2, 2)  # over budget already
+    for epoch_s, left in ((37.0, 1234.0), (400.0, 1500.0), (1.0, 9.5)):
+        planned, hold = plan_epochs(epoch_s, left, 1, 1000)
+        assert (planned - 1) * epoch_s <= left < planned * epoch_s  # whole epochs that fit
+        assert 1 <= hold <= planned and hold == max(1, planned // 2)
 
 
 def test_resume_follows_a_decay_planned_after_the_first_epoch(data: Path, tmp_path: Path):
