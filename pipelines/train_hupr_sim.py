@@ -86,7 +86,6 @@ def plan_epochs(epoch_s: float, left_s: float, done: int, max_epochs: int) -> tu
     return planned, max(done, planned // 2)
 
 
-
 def mean_pose_baseline(train_keypoints: np.ndarray, n: int) -> np.ndarray:
     """The mean-pose baseline: the mean training pose repeated for ``n`` test frames.
 
