@@ -21,7 +21,10 @@ Steps (``python -m radarkit.pipelines.train_hupr_sim --out DIR``):
    threads (default 1; see :func:`run`). The first epoch's wall time fixes how many epochs fit the
    budget; the learning rate is held for half of them (at least the first) and decays linearly to
    zero over the rest (:func:`plan_epochs`, ``HuPRTrainConfig(lr_schedule="linear")``;
-   ``--no-lr-decay``: the paper's step decay, in effect constant over so few iterations).
+   ``--no-lr-decay``: the paper's step decay, in effect constant over so few iterations). After
+   each later epoch the plan is checked at that epoch's pace: when fewer epochs fit (the machine
+   slowed down), the decay is shortened to reach zero at the end of the last epoch that still fits
+   (:meth:`~radarkit.train.hupr.HuPRTrainConfig.shorten_decay`, without a jump in the rate).
 4. Score the last checkpoint on every ``--eval-step``-th frame of the test subject(s): AP, AP50,
    AP75, per-joint AP with HuPR's OKS sigmas, area = box / 2 (:func:`radarkit.train.hupr.
    score_predictions`), on the refined heatmaps (the model's output, as the paper) and, for
@@ -337,6 +340,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     rows: list[dict] = []
     epoch_s = 0.0
     planned = max_epochs
+    replans: list[dict] = []
     info = {"data": str(data), "train_sequences": train_seqs, "test_sequences": test_seqs}
     for epoch in range(1, max_epochs + 1):
         elapsed = time.perf_counter() - t2
@@ -347,13 +351,28 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
                                  seed=seed, device="cpu", data_info=info, progress=False,
                                  echo=echo)
         epoch_s = time.perf_counter() - te
+        left = 60.0 * budget_min - (time.perf_counter() - t2)
         if lr_decay and epoch == 1:
-            left = 60.0 * budget_min - (time.perf_counter() - t2)
             planned, hold = plan_epochs(epoch_s, left, epoch, max_epochs)
             if planned > hold:
                 tcfg = tcfg.with_linear_decay(len(train_set), hold, planned)
                 span = f"epoch {planned}" if planned == hold + 1 else f"epochs {hold + 1}-{planned}"
                 echo(f"{planned} epochs fit: the learning rate decays linearly to 0 over {span}")
+        elif lr_decay and epoch < planned and tcfg.decay_end is not None:
+            # a slower epoch than the first: if the plan no longer fits, end the decay with the
+            # last epoch that does, so that the rate still reaches zero
+            fits, _ = plan_epochs(epoch_s, left, epoch, planned)
+            if fits < planned:
+                planned = fits
+                replans.append({"after_epoch": epoch, "epoch_s": round(epoch_s, 1),
+                                "planned_epochs": planned})
+                if planned > epoch:
+                    steps = tcfg.iterations_per_epoch(len(train_set))
+                    tcfg = tcfg.shorten_decay(epoch * steps, planned * steps)
+                    echo(f"epoch {epoch} took {epoch_s:.0f} s: {planned} epochs fit, the learning "
+                         f"rate now reaches 0 at the end of epoch {planned}")
+                else:
+                    echo(f"epoch {epoch} took {epoch_s:.0f} s: no further epoch fits the budget")
     mark("train", t2, c2)
 
     t3, c3 = time.perf_counter(), _cpu()
@@ -384,7 +403,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
                     "train_subjects": train_subjects, "test_subject": test_subjects,
                     "train_windows": len(train_set), "test_windows": len(test_set)},
         "training": {"preset": "small", "doppler_bins": doppler_bins, "epochs": len(rows),
-                     "planned_epochs": planned,
+                     "planned_epochs": planned, "replans": replans,
                      **tcfg.to_dict(),
                      "torch_threads": threads, "budget_min": budget_min,
                      "per_epoch": [{k: r[k] for k in ("epoch", "train_loss", "seconds") if k in r}

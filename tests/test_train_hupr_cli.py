@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -335,6 +337,39 @@ def test_linear_lr_schedule_holds_then_decays_to_zero():
         HuPRTrainConfig().with_linear_decay(5, hold_epochs=3, epochs=3)
 
 
+def test_shorten_decay_keeps_the_rate_and_reaches_zero_earlier():
+    cfg = HuPRTrainConfig(lr=1e-3, lr_schedule="linear", decay_start=6, decay_end=15)
+    cases = (
+        (3, 12, 6),  # the hold is still ahead and the decay fits after it: only the end moves
+        (6, 12, 6),  # at the end of the hold
+        (9, 12, 9),  # a third into the decay: it restarts from the rate reached there
+        (3, 5, 3),  # the decay no longer fits after the hold: it starts now
+    )
+    for it, end, start in cases:
+        short = cfg.shorten_decay(it, end)
+        assert (short.decay_start, short.decay_end) == (start, end)
+        assert short.lr_factor(it) == pytest.approx(cfg.lr_factor(it))  # no jump
+        after = [short.lr_factor(i) for i in range(it, end + 3)]
+        assert after[end - it:] == [0.0, 0.0, 0.0] and all(np.diff(after) <= 0)
+        assert all(a > 0 for a in after[:end - it])
+    mid = cfg.shorten_decay(9, 12)
+    assert mid.decay_start_factor == pytest.approx(2 / 3)
+    assert mid.lr_factor(10) == pytest.approx(4 / 9) and mid.lr_factor(11) == pytest.approx(2 / 9)
+    again = mid.shorten_decay(10, 11)  # shortened twice
+    assert again.lr_factor(10) == pytest.approx(4 / 9) and again.lr_factor(11) == 0.0
+    for it, end in ((9, 9), (9, 15), (9, 20), (12, 10)):
+        with pytest.raises(ValueError, match="iteration < end < decay_end"):
+            cfg.shorten_decay(it, end)
+    with pytest.raises(ValueError, match="linear schedule"):
+        HuPRTrainConfig().shorten_decay(1, 2)
+    with pytest.raises(ValueError, match="linear schedule"):
+        HuPRTrainConfig(lr_schedule="linear").shorten_decay(1, 2)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="decay_start_factor"):
+            HuPRTrainConfig(decay_start_factor=bad)
+    assert HuPRTrainConfig(batch_size=2).iterations_per_epoch(5) == 3
+
+
 def test_plan_epochs_fits_the_budget_and_holds_the_rate_for_half():
     # 400 s epochs, 1,500 s left after the first: 3 more fit, 4 in all, 2 at the full rate
     assert plan_epochs(400.0, 1500.0, 1, 40) == (4, 2)
@@ -363,6 +398,50 @@ def test_resume_follows_a_decay_planned_after_the_first_epoch(data: Path, tmp_pa
                          progress=False)
     assert rows[-1]["lr"] == 0.0
     assert read_header(tmp_path / "run" / "last.ckpt")["config"]["train"]["decay_end"] == plan.decay_end
+
+
+def test_resume_follows_a_shortened_decay(data: Path, tmp_path: Path):
+    """Planned for 4 epochs, shortened after the 2nd to end with the 3rd: the rate carries on from
+    where it was and is zero after epoch 3."""
+    ds = hupr_cube_dataset(data, "train", step=5)
+    plan = HuPRTrainConfig(batch_size=2, lr=1e-3).with_linear_decay(len(ds), hold_epochs=1, epochs=4)
+    _, rows = train_hupr(ds, tmp_path / "run", "small", plan, epochs=2, device="cpu", progress=False)
+    assert rows[-1]["lr"] == pytest.approx(1e-3 * 2 / 3)
+    steps = plan.iterations_per_epoch(len(ds))
+    short = plan.shorten_decay(2 * steps, 3 * steps)
+    _, rows = train_hupr(ds, tmp_path / "run", "small", short, epochs=3, resume=True, device="cpu",
+                         progress=False)
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and rows[-1]["lr"] == 0.0
+    assert read_header(tmp_path / "run" / "last.ckpt")["config"]["train"]["decay_start_factor"] == \
+        pytest.approx(2 / 3)
+
+
+def test_train_hupr_sim_shortens_the_decay_when_epochs_slow_down(tmp_path: Path, monkeypatch):
+    """A fake clock: the first epoch takes 100 s of a 500 s budget (5 epochs planned, decay over
+    epochs 3-5), the later ones 130 s. After epoch 2 only 4 fit: the decay is moved to end with
+    epoch 4, and the rate is zero at the end of the run."""
+    import radarkit.pipelines.train_hupr_sim as sim
+    import radarkit.train.hupr as train_mod
+
+    now = [0.0]
+    durations = iter([100.0, 130.0, 130.0, 130.0, 130.0])
+    real_train = train_mod.train_hupr
+
+    def timed_train(*args, **kwargs):
+        result = real_train(*args, **kwargs)
+        now[0] += next(durations)
+        return result
+
+    monkeypatch.setattr(train_mod, "train_hupr", timed_train)
+    monkeypatch.setattr(sim, "time", SimpleNamespace(perf_counter=lambda: now[0],
+                                                     process_time=time.process_time))
+    summary = sim.run(tmp_path / "w", subjects=4, seconds=1.0, seed=3, budget_min=500 / 60,
+                      max_epochs=40, step=5, eval_step=5, echo=lambda s: None)
+    training = summary["training"]
+    assert training["epochs"] == 4 and training["planned_epochs"] == 4
+    assert training["replans"] == [{"after_epoch": 2, "epoch_s": 130.0, "planned_epochs": 4}]
+    rows = json.loads((tmp_path / "w" / "run" / "metrics.json").read_text())
+    assert [r["lr"] for r in rows] == pytest.approx([1e-3, 1e-3, 5e-4, 0.0])
 
 
 def test_train_cli_linear_decay_reaches_zero(data: Path, tmp_path: Path):

@@ -79,11 +79,14 @@ class HuPRTrainConfig:
         Decay factor (paper: 0.999; ``lr_schedule="step"``).
     lr_schedule : {"step", "linear"}
         ``"step"``: the paper's step decay (``lr_step``, ``lr_gamma``). ``"linear"`` (not in the
-        paper): ``lr`` held until iteration ``decay_start``, then decayed linearly to zero at
-        iteration ``decay_end`` (the schedule that makes the most of a fixed budget [2]_); with
-        ``decay_end`` None the rate stays at ``lr``.
+        paper): ``lr * decay_start_factor`` held until iteration ``decay_start``, then decayed
+        linearly to zero at iteration ``decay_end`` (the schedule that makes the most of a fixed
+        budget [2]_); with ``decay_end`` None the rate stays at ``lr``.
     decay_start, decay_end : int, int or None
         Optimiser iterations (counted over the whole run) where the linear decay starts and ends.
+    decay_start_factor : float
+        Fraction of ``lr`` held until ``decay_start``, where the linear decay starts (in (0, 1];
+        1 unless a decay already under way was shortened, :meth:`shorten_decay`).
     alpha : float
         Weight of the PRGCN term of the loss (paper: 1).
     step : int
@@ -102,7 +105,8 @@ class HuPRTrainConfig:
     Raises
     ------
     ValueError
-        An unknown ``lr_schedule`` or ``decay_end <= decay_start``.
+        An unknown ``lr_schedule``, ``decay_end <= decay_start`` or a ``decay_start_factor``
+        outside (0, 1].
 
     References
     ----------
@@ -125,6 +129,7 @@ class HuPRTrainConfig:
     lr_schedule: str = "step"
     decay_start: int = 0
     decay_end: int | None = None
+    decay_start_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
@@ -132,6 +137,13 @@ class HuPRTrainConfig:
         if self.decay_start < 0 or (self.decay_end is not None and self.decay_end <= self.decay_start):
             raise ValueError(f"need 0 <= decay_start < decay_end, got {self.decay_start} and "
                              f"{self.decay_end}")
+        if not 0.0 < self.decay_start_factor <= 1.0:
+            raise ValueError(f"decay_start_factor must be in (0, 1], got {self.decay_start_factor}")
+
+    def iterations_per_epoch(self, n_windows: int) -> int:
+        """Optimiser iterations of one epoch over ``n_windows`` windows (the last batch may be
+        short)."""
+        return -(-n_windows // self.batch_size)
 
     def lr_factor(self, iteration: int) -> float:
         """Learning rate at optimiser ``iteration`` (0-based) as a fraction of ``lr``.
@@ -148,10 +160,12 @@ class HuPRTrainConfig:
         """
         if self.lr_schedule == "step":
             return self.lr_gamma ** (iteration // self.lr_step)
-        if self.decay_end is None or iteration < self.decay_start:
+        if self.decay_end is None:
             return 1.0
+        if iteration < self.decay_start:
+            return self.decay_start_factor
         done = (iteration - self.decay_start) / (self.decay_end - self.decay_start)
-        return max(0.0, 1.0 - done)
+        return self.decay_start_factor * max(0.0, 1.0 - done)
 
     def with_linear_decay(self, n_windows: int, hold_epochs: int, epochs: int) -> HuPRTrainConfig:
         """This configuration with ``lr`` held for ``hold_epochs`` epochs, then decayed to zero.
@@ -179,9 +193,44 @@ class HuPRTrainConfig:
         if n_windows < 1 or not 0 <= hold_epochs < epochs:
             raise ValueError(f"need windows and 0 <= hold_epochs < epochs, got {n_windows} windows, "
                              f"hold {hold_epochs}, epochs {epochs}")
-        steps = -(-n_windows // self.batch_size)
+        steps = self.iterations_per_epoch(n_windows)
         return replace(self, lr_schedule="linear", decay_start=hold_epochs * steps,
-                       decay_end=epochs * steps)
+                       decay_end=epochs * steps, decay_start_factor=1.0)
+
+    def shorten_decay(self, iteration: int, end: int) -> HuPRTrainConfig:
+        """This linear schedule from ``iteration`` on, reaching zero earlier, at ``end``.
+
+        For a budgeted run whose later epochs turn out slower than planned: the rate at
+        ``iteration`` is kept (no jump), a hold still ahead is kept when the decay fits after it,
+        and the rate then falls linearly to zero at ``end``.
+
+        Parameters
+        ----------
+        iteration : int
+            Optimiser iterations done (the next one is the first to follow the new schedule).
+        end : int
+            Iteration at which the rate reaches zero: ``iteration < end < decay_end``.
+
+        Returns
+        -------
+        HuPRTrainConfig
+            ``lr_factor`` equals this configuration's at ``iteration`` and is 0 from ``end`` on.
+
+        Raises
+        ------
+        ValueError
+            Not a linear schedule with a planned end, or ``end`` outside ``(iteration,
+            decay_end)``.
+        """
+        if self.lr_schedule != "linear" or self.decay_end is None:
+            raise ValueError("shorten_decay needs a linear schedule with a planned decay_end")
+        if not iteration < end < self.decay_end:
+            raise ValueError(f"need iteration < end < decay_end, got {iteration}, {end} and "
+                             f"{self.decay_end}")
+        if iteration < self.decay_start < end:  # the hold is still ahead and the decay fits after it
+            return replace(self, decay_end=end)
+        return replace(self, decay_start=iteration, decay_end=end,
+                       decay_start_factor=self.lr_factor(iteration))
 
     def to_dict(self) -> dict:
         """Plain dictionary (for checkpoints)."""
