@@ -215,6 +215,8 @@ class HuPRTrainConfig:
         -------
         HuPRTrainConfig
             ``lr_factor`` equals this configuration's at ``iteration`` and is 0 from ``end`` on.
+            It describes the rest of the run: for iterations before ``iteration`` it need not
+            give the rate that was used.
 
         Raises
         ------
