@@ -24,6 +24,12 @@ pipeline turns the same words into its cube; the median of ``repeats`` timed pas
   frame, as contiguous in-cache batches (no conversion, no strides): no RD pipeline can beat it on
   one core.
 
+The share of the FFT bound (``fft_bound_share``, RD pipelines only) is measured in pairs: after
+each timed pass of a pipeline the bound's work for the same number of frames is timed at once,
+and the share is the median over the pairs of (bound seconds / pipeline seconds). A shared VM's
+speed drifts by tens of percent within minutes, so a bound timed at another moment of the run
+would move the ratio as much as any change to the code; pairing compares like with like.
+
 ``peak_rss_mb`` is the process's resident set size high-water mark *during* each pipeline
 (sampled every 2 ms by a thread; the whole process, so it includes the shared input buffer).
 
@@ -74,6 +80,9 @@ class BenchResult:
         Process RSS high-water mark while the pipeline ran (MB).
     note : str
         What the pipeline computes.
+    fft_bound_share : float or None
+        Median over the timed passes of (FFT-bound seconds for the same frames, timed right after
+        the pass) / (pass seconds); None for pipelines not compared with the bound.
     """
 
     name: str
@@ -83,6 +92,7 @@ class BenchResult:
     ratio_to_numpy: float
     peak_rss_mb: float
     note: str = ""
+    fft_bound_share: float | None = None
 
 
 class _RssSampler:
@@ -119,16 +129,30 @@ class _RssSampler:
         self.peak = max(self.peak, self._rss())
 
 
-def _time(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    """(median seconds, peak RSS MB) of ``fn`` over ``repeats`` runs after one warm-up."""
+BOUND_COMPARED = ("numpy", "scipy", "openradar", "radarkit-rd")  # RD pipelines: share of the bound
+
+
+def _time(fn: Callable[[], Any], repeats: int,
+          paired: Callable[[], Any] | None = None) -> tuple[float, float, float | None]:
+    """(median seconds, peak RSS MB, paired share) of ``fn`` over ``repeats`` runs after one warm-up.
+
+    With ``paired``, it is timed right after each run of ``fn`` and the share is the median of
+    ``paired`` seconds / ``fn`` seconds over the pairs (None without ``paired``).
+    """
     fn()
-    times = []
+    if paired is not None:
+        paired()
+    times, shares = [], []
     with _RssSampler() as rss:
         for _ in range(repeats):
             t0 = time.perf_counter()
             fn()
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times)), rss.peak / 1e6
+            t1 = time.perf_counter()
+            times.append(t1 - t0)
+            if paired is not None:
+                paired()
+                shares.append((time.perf_counter() - t1) / times[-1])
+    return float(np.median(times)), rss.peak / 1e6, (float(np.median(shares)) if shares else None)
 
 
 # ----------------------------------------------------------------------------- pipelines
@@ -245,8 +269,9 @@ def _hupr_script_frame(raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fft_bound(cfg: RadarConfig, repeats: int) -> tuple[float, str]:
-    """Seconds per frame of the RD FFT work as contiguous in-cache batches, and the library."""
+def _fft_bound(cfg: RadarConfig) -> tuple[Callable[[int], None], str]:
+    """The RD workload's FFTs as contiguous in-cache batches: a callable doing ``n`` frames' worth,
+    and the library (FFTW when pyFFTW is installed, else scipy.fft)."""
     n_range_ffts = cfg.n_loops * cfg.n_virtual
     n_doppler_ffts = cfg.n_samples * cfg.n_virtual
     if "fftw" in available_backends():
@@ -271,9 +296,12 @@ def _fft_bound(cfg: RadarConfig, repeats: int) -> tuple[float, str]:
         def pb():
             scipy.fft.fft(b, axis=1, workers=1, overwrite_x=True)
         lib = "scipy.fft"
-    ta, _ = _time(pa, 20 * repeats)
-    tb, _ = _time(pb, 20 * repeats)
-    return 4 * (ta + tb), lib
+
+    def frames(n: int) -> None:
+        for _ in range(4 * n):  # each batch holds a quarter of a frame's FFTs
+            pa()
+            pb()
+    return frames, lib
 
 
 def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | None = None,
@@ -379,18 +407,20 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
     results: list[BenchResult] = []
     if include is not None:
         pipelines = [p for p in pipelines if p[0] == "numpy" or p[0].startswith(tuple(include))]
+    bound, lib = _fft_bound(cfg)
     for name, n, fn, note in pipelines:
         say(f"timing {name} ...")
+        paired = (lambda n=n: bound(n)) if name.startswith(BOUND_COMPARED) else None
         with single_threaded_kernels():
-            secs, peak = _time(fn, repeats)
-        results.append(BenchResult(name, n, secs, n / secs, 0.0, peak, note))
+            secs, peak, share = _time(fn, repeats, paired)
+        results.append(BenchResult(name, n, secs, n / secs, 0.0, peak, note, share))
     if include is None or any("hupr-script".startswith(i) for i in include):
         say("timing hupr-script (1 frame) ...")
-        secs, peak = _time(lambda: _hupr_script_frame(one), 1)
+        secs, peak, _ = _time(lambda: _hupr_script_frame(one), 1)
         results.append(BenchResult("hupr-script", 1, secs, 1 / secs, 0.0, peak,
                                    "official HuPR script structure, complex128, one frame"))
-    bound_s, lib = _fft_bound(cfg, repeats)
-    results.append(BenchResult("fft-bound", 1, bound_s, 1 / bound_s, 0.0, 0.0,
+    bound_s, _, _ = _time(lambda: bound(frames), 3 * repeats)
+    results.append(BenchResult("fft-bound", frames, bound_s, frames / bound_s, 0.0, 0.0,
                                f"RD FFT work as contiguous in-cache {lib} batches, 1 thread"))
     pool.shutdown()
     ref = results[0].frames_per_s
@@ -424,12 +454,11 @@ def machine_info(fft_library: str = "") -> dict[str, Any]:
 
 
 def format_table(results: list[BenchResult]) -> str:
-    """Results as a Markdown table (frames/s, ratio to numpy, share of the FFT bound, peak RSS)."""
-    bound = next((r.frames_per_s for r in results if r.name == "fft-bound"), None)
+    """Results as a Markdown table (frames/s, ratio to numpy, share of the FFT bound measured in
+    pairs (:class:`BenchResult` ``fft_bound_share``), peak RSS)."""
     lines = ["| pipeline | frames/s | x numpy | % of FFT bound | peak RSS MB |", "|---|---|---|---|---|"]
     for r in results:
-        share = f"{100 * r.frames_per_s / bound:.0f} %" if bound and r.name.startswith(
-            ("numpy", "scipy", "openradar", "radarkit-rd")) else ""
+        share = "" if r.fft_bound_share is None else f"{100 * r.fft_bound_share:.0f} %"
         lines.append(f"| {r.name} | {r.frames_per_s:,.1f} | {r.ratio_to_numpy:.2f} | {share} | "
                      f"{r.peak_rss_mb:.0f} |")
     return "\n".join(lines)

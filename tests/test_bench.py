@@ -27,5 +27,29 @@ def test_bench_writes_one_record_per_pipeline_and_a_machine_record(tmp_path):
         assert abs(r["frames_per_s"] - r["frames"] / r["seconds_median"]) <= 1e-6 * r["frames_per_s"]
         assert abs(r["ratio_to_numpy"] - r["frames_per_s"] / pipelines["numpy"]["frames_per_s"]) < 1e-9
     assert "| radarkit-rd-scipy |" in result.output and "% of FFT bound" in result.output
+    # the RD pipelines carry a share of the bound measured in pairs, shown in the table as is
+    for name in ("numpy", "radarkit-rd-scipy"):
+        share = pipelines[name]["fft_bound_share"]
+        assert share > 0
+        row = next(ln for ln in result.output.splitlines() if ln.startswith(f"| {name} |"))
+        assert row.split("|")[4].strip() == f"{100 * share:.0f} %"
+    assert pipelines["fft-bound"]["fft_bound_share"] is None
     again = CliRunner().invoke(cli, ["bench", "--frames", "1", "--repeats", "1", "--json", str(out)])
     assert again.exit_code == 1 and "exists" in again.output  # never overwritten without --force
+
+
+def test_paired_share_is_the_median_of_bound_over_pipeline_time_per_pair(monkeypatch):
+    import radarkit.pipelines.bench as bench
+
+    clock = [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    pipeline_costs = iter([9.0, 2.0, 4.0, 1.0])  # warm-up, then three timed passes
+    bound_costs = iter([9.0, 1.0, 3.0, 3.0])  # each timed right after its pass
+
+    def advance(costs):
+        clock[0] += next(costs)
+
+    secs, _, share = bench._time(lambda: advance(pipeline_costs), 3, lambda: advance(bound_costs))
+    assert secs == 2.0  # median of 2, 4, 1
+    assert share == 0.75  # median of 1/2, 3/4, 3/1 (each pair on its own; median/median: 1.5)
+    assert bench._time(lambda: None, 2)[2] is None
