@@ -306,8 +306,11 @@ def pretrain(train_clips, val_clips, spec, settings: TrainSettings,
             return float(state["train"])
         return masked_loss(model, val_clips, settings.mask_ratio, settings.batch_size, seed=1234)["loss"]
 
+    has_val = val_clips is not None and len(val_clips) > 0
+
     def logged(epoch: int, tr: float, va: float) -> None:
-        echo(f"pretrain epoch {epoch + 1}: train {tr:.4f} val {va:.4f}")
+        # without validation clips early stopping watches the training loss: print it once
+        echo(f"pretrain epoch {epoch + 1}: train {tr:.4f}" + (f" val {va:.4f}" if has_val else ""))
         if on_epoch is not None:
             on_epoch(epoch, tr, va, model)
 

@@ -120,3 +120,17 @@ def test_visible_weight_adds_the_visible_patches_mse_to_the_masked_loss():
     visible = (per_patch * (1 - mask)).sum() / (1 - mask).sum()
     assert torch.allclose(plain, masked) and torch.allclose(both, masked + 0.5 * visible)
     assert visible > 0
+
+
+def test_pretrain_log_shows_val_only_when_there_are_validation_clips():
+    from radarkit.pipelines.maepose_lopo import pretrain
+
+    clips = _clips()
+    settings = TrainSettings(heatmap_size=(8, 16), batch_size=4, pretrain_epochs=1, patience=100,
+                             device="cpu", seed=0)
+    lines: list[str] = []
+    pretrain(clips, None, SPEC, settings, echo=lines.append)
+    assert len(lines) == 1 and "train" in lines[0] and "val" not in lines[0]
+    lines.clear()
+    pretrain(clips, clips, SPEC, settings, echo=lines.append)
+    assert len(lines) == 1 and " val " in lines[0]
