@@ -301,12 +301,12 @@ def pretrain(train_clips, val_clips, spec, settings: TrainSettings,
                                         visible_weight=settings.visible_loss_weight)["loss"]
         return state["train"]
 
+    has_val = val_clips is not None and len(val_clips) > 0
+
     def validate() -> float:
-        if val_clips is None or len(val_clips) == 0:
+        if not has_val:
             return float(state["train"])
         return masked_loss(model, val_clips, settings.mask_ratio, settings.batch_size, seed=1234)["loss"]
-
-    has_val = val_clips is not None and len(val_clips) > 0
 
     def logged(epoch: int, tr: float, va: float) -> None:
         # without validation clips early stopping watches the training loss: print it once
