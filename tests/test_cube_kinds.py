@@ -204,11 +204,12 @@ def test_two_workers_write_the_same_file(recording_file):
 
 @pytest.mark.parametrize("backend", [b for b in ("scipy", "fftw") if b in BACKENDS])
 @pytest.mark.parametrize("iq_order", ["iq", "qi"])
-def test_rd_hot_path_equals_generic_chain(backend, iq_order):
+@pytest.mark.parametrize("n_loops", [32, 6])  # 6: the clutter sum's loop remainder (4 at a time)
+def test_rd_hot_path_equals_generic_chain(backend, iq_order, n_loops):
     from radarkit.dsp.plan import RDPlan
     from radarkit.io.layout import decode_frames, encode_frames
 
-    cfg = CFG3.replace(iq_order=iq_order)
+    cfg = CFG3.replace(iq_order=iq_order, n_loops=n_loops)
     raw, _ = _target_raw(cfg, n_frames=3, noise=5.0)
     raw = raw + 300.0  # a large static (DC) component that clutter removal must cancel
     words = encode_frames(raw, cfg)

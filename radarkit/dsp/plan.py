@@ -3,13 +3,15 @@
 :class:`RDPlan` holds what is worth computing once for a configuration: the 2-D window, the pyFFTW
 plans and the work buffers. Per chunk of frames it runs
 
-1. one numba kernel over the int16 words (2-lane DCA1000 layout, I or Q first), a (frame,
-   channel) block of 64 KB at a time, that de-interleaves (a bit swap inside each 64-bit group of
-   two I and two Q words, which vectorises), converts to float32, subtracts the mean over chirp
-   loops (static clutter removal, done in the sample domain, where it equals the usual removal
-   after the range FFT because the FFT is linear), and multiplies by ``w_range[s] * w_doppler[l]
-   * (-1)^l`` -- the ``(-1)^l`` modulation moves zero Doppler to bin ``L/2``, i.e. performs the
-   ``fftshift`` for free;
+1. one numba kernel over the int16 words (2-lane DCA1000 layout, I or Q first), a frame at a
+   time, in two passes. The first sums every raw word over the chirp loops (int32, exact), for
+   the mean that static clutter removal subtracts (done in the sample domain, where it equals
+   the usual removal after the range FFT because the FFT is linear). The second reads the frame
+   again from cache, one (loop, channel) row at a time: it de-interleaves (a bit swap inside
+   each 64-bit group of two I and two Q words, which vectorises), converts to float32,
+   subtracts the mean and multiplies by ``w_range[s] * w_doppler[l] * (-1)^l`` -- the
+   ``(-1)^l`` modulation moves zero Doppler to bin ``L/2``, i.e. performs the ``fftshift`` for
+   free;
 2. the range FFT in place over the contiguous sample axis;
 3. the Doppler FFT over the loop axis straight into the output, whose layout
    ``(frame, doppler, virtual_antenna, range)`` is already the canonical per-antenna RD order
@@ -47,55 +49,85 @@ __all__ = ["RDPlan", "rd_plan_supports", "rd_power", "decode_remove_clutter", "f
 
 
 @numba.njit(cache=True, nogil=True)
-def _prepare_rd(words, out, q_first, win2, clutter):  # pragma: no cover - compiled
-    # words: int16 (F, L, C, 2S); out: complex64 (F, L, C, S); win2: float32 (L, 2S), the window of
-    # each sample repeated for its real and imaginary part.
-    # Per (frame, channel): the 2-lane groups (I0 I1 Q0 Q1) -- or (Q0 Q1 I0 I1) -- are reordered to
-    # (I0 Q0 I1 Q1) by a bit swap on each 64-bit group (vectorises, unlike a scatter of int16s),
-    # into a 64 KB block that stays in cache; then the mean over loops and the windowed, clutter-
-    # removed float32 output in contiguous passes.
+def _prepare_rd(words, out, q_first, w_loop, w_sample2, clutter):  # pragma: no cover - compiled
+    # words: int16 (F, L, C, 2S); out: complex64 (F, L, C, S); w_loop: float32 (L,); w_sample2:
+    # float32 (2S,), the window of each sample repeated for its real and imaginary part. The 2-D
+    # window is their outer product.
+    # Per frame, two passes over the words (the second finds them in cache):
+    # 1. the int32 sum over loops of every raw word, four loops at a time (exact; vectorises), then
+    #    reordered like the samples and scaled by 1/L;
+    # 2. per (loop, channel) row: the 2-lane groups (I0 I1 Q0 Q1) -- or (Q0 Q1 I0 I1) -- are
+    #    reordered to (I0 Q0 I1 Q1) by a bit swap on each 64-bit group (vectorises, unlike a scatter
+    #    of int16s) into a 1 KB row buffer, which is then converted, clutter-removed and windowed
+    #    into the output row.
     n_f, n_l, n_c, s2 = words.shape
     n_g = s2 // 4
     w64 = words.view(np.uint64)  # (F, L, C, S/2): one group of 2 I + 2 Q words each
     o32 = out.view(np.float32)  # (F, L, C, 2S): (re, im) pairs
-    acc = np.zeros(s2, dtype=np.float32)
-    block = np.empty((n_l, n_g), dtype=np.uint64)
-    block16 = block.view(np.int16)
+    acc = np.zeros((n_c, s2), dtype=np.int32)
+    mean = np.zeros((n_c, s2), dtype=np.float32)  # in output order
+    row = np.empty(n_g, dtype=np.uint64)
+    row16 = row.view(np.int16)
     inv_l = np.float32(1.0 / n_l)
+    n_l4 = n_l - n_l % 4
     mask = np.uint64(0x00000000FFFF0000)  # the 2nd and 3rd int16 of a little-endian group
     sh16 = np.uint64(16)
     sh32 = np.uint64(32)
     for f in range(n_f):
-        for c in range(n_c):
-            for lp in range(n_l):
+        if clutter:
+            for c in range(n_c):
+                a = acc[c]
+                for k in range(s2):
+                    a[k] = 0
+            for lp in range(0, n_l4, 4):
+                for c in range(n_c):
+                    x0 = words[f, lp, c]
+                    x1 = words[f, lp + 1, c]
+                    x2 = words[f, lp + 2, c]
+                    x3 = words[f, lp + 3, c]
+                    a = acc[c]
+                    for k in range(s2):
+                        a[k] += (np.int32(x0[k]) + np.int32(x1[k])) + (np.int32(x2[k]) + np.int32(x3[k]))
+            for lp in range(n_l4, n_l):
+                for c in range(n_c):
+                    x0 = words[f, lp, c]
+                    a = acc[c]
+                    for k in range(s2):
+                        a[k] += np.int32(x0[k])
+            for c in range(n_c):
+                a = acc[c]
+                m = mean[c]
+                if q_first:  # raw (Q0 Q1 I0 I1) -> (I0 Q0 I1 Q1)
+                    for g in range(n_g):
+                        m[4 * g] = a[4 * g + 2] * inv_l
+                        m[4 * g + 1] = a[4 * g] * inv_l
+                        m[4 * g + 2] = a[4 * g + 3] * inv_l
+                        m[4 * g + 3] = a[4 * g + 1] * inv_l
+                else:  # raw (I0 I1 Q0 Q1) -> (I0 Q0 I1 Q1)
+                    for g in range(n_g):
+                        m[4 * g] = a[4 * g] * inv_l
+                        m[4 * g + 1] = a[4 * g + 2] * inv_l
+                        m[4 * g + 2] = a[4 * g + 1] * inv_l
+                        m[4 * g + 3] = a[4 * g + 3] * inv_l
+        for lp in range(n_l):
+            wl = w_loop[lp]
+            for c in range(n_c):
                 src = w64[f, lp, c]
-                dst = block[lp]
                 if q_first:
                     for g in range(n_g):
                         v = src[g]
                         v = (v >> sh32) | (v << sh32)  # (Q0 Q1 I0 I1) -> (I0 I1 Q0 Q1)
                         t = ((v >> sh16) ^ v) & mask
-                        dst[g] = v ^ t ^ (t << sh16)
+                        row[g] = v ^ t ^ (t << sh16)
                 else:
                     for g in range(n_g):
                         v = src[g]
                         t = ((v >> sh16) ^ v) & mask  # swap I1 and Q0
-                        dst[g] = v ^ t ^ (t << sh16)
-            for k in range(s2):
-                acc[k] = 0.0
-            if clutter:
-                for lp in range(n_l):
-                    x = block16[lp]
-                    for k in range(s2):
-                        acc[k] += np.float32(x[k])
-                for k in range(s2):
-                    acc[k] *= inv_l
-            for lp in range(n_l):
-                x = block16[lp]
+                        row[g] = v ^ t ^ (t << sh16)
                 o = o32[f, lp, c]
-                w = win2[lp]
+                m = mean[c]
                 for k in range(s2):
-                    o[k] = (np.float32(x[k]) - acc[k]) * w[k]
+                    o[k] = (np.float32(row16[k]) - m[k]) * (w_sample2[k] * wl)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -204,9 +236,9 @@ def decode_remove_clutter(words: np.ndarray, config: RadarConfig,
     out = np.empty((n_frames, *config.raw_shape), dtype=np.complex64)
     w = np.ones(config.n_samples, np.float32) if window is None else np.asarray(window, np.float32)
     shape4 = (n_frames, config.n_loops, config.n_virtual, 2 * config.n_samples)
-    win2 = np.ascontiguousarray(np.broadcast_to(np.repeat(w, 2), (config.n_loops, 2 * len(w))))
     _prepare_rd(words.reshape(shape4), out.reshape(shape4[:3] + (config.n_samples,)),
-                resolve_iq_flag(config.iq_order), win2, True)
+                resolve_iq_flag(config.iq_order), np.ones(config.n_loops, np.float32),
+                np.repeat(w, 2), True)
     return out
 
 
@@ -250,10 +282,10 @@ class RDPlan:
         self.clutter_removal = bool(clutter_removal)
         n_l, n_s = config.n_loops, config.n_samples
         modulation = np.where(np.arange(n_l) % 2 == 0, 1.0, -1.0)  # fftshift of the Doppler axis
-        self.window = np.ascontiguousarray(
-            np.outer(get_window(doppler_window, n_l) * modulation, get_window(range_window, n_s)),
-            dtype=np.float32)
-        self._window2 = np.ascontiguousarray(np.repeat(self.window, 2, axis=1))  # (re, im) pairs
+        self._w_loop = (get_window(doppler_window, n_l) * modulation).astype(np.float32)
+        w_sample = get_window(range_window, n_s).astype(np.float32)
+        self._w_sample2 = np.repeat(w_sample, 2)  # (re, im) pairs
+        self.window = np.outer(self._w_loop, w_sample)  # (loop, sample) float32, for reference
         self._q_first = resolve_iq_flag(config.iq_order)
         self._local = threading.local()
         if backend == "fftw":
@@ -332,7 +364,8 @@ class RDPlan:
         frames = words.reshape(n_frames, *shape4[1:])
         direct = fwd_2d is not None and out.ctypes.data % fwd_2d.output_alignment == 0
         for f in range(n_frames):
-            _prepare_rd(frames[f:f + 1], work, self._q_first, self._window2, self.clutter_removal)
+            _prepare_rd(frames[f:f + 1], work, self._q_first, self._w_loop, self._w_sample2,
+                        self.clutter_removal)
             if fwd_2d is not None:
                 if direct:  # the FFT writes straight into the output frame
                     fwd_2d.update_arrays(work, out[f:f + 1])
