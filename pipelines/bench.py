@@ -22,13 +22,18 @@ pipeline turns the same words into its cube; the median of ``repeats`` timed pas
 * ``fft-bound``: the FFT compute bound of the RD workload -- the time FFTW (or scipy.fft without
   pyFFTW) needs for the same 768 range FFTs of 256 points and 3,072 Doppler FFTs of 64 points per
   frame, as contiguous in-cache batches (no conversion, no strides): no RD pipeline can beat it on
-  one core.
+  one core. ``fft-bound-w2``: the same work split over 2 threads (each with its own buffers and
+  plans); its speed-up over one thread is what this machine's second core gives to pure in-cache
+  FFT work, the ceiling against which the RD ``-w2`` speed-up is read.
 
 The share of the FFT bound (``fft_bound_share``, RD pipelines only) is measured in pairs: after
 each timed pass of a pipeline the bound's work for the same number of frames is timed at once,
 and the share is the median over the pairs of (bound seconds / pipeline seconds). A shared VM's
 speed drifts by tens of percent within minutes, so a bound timed at another moment of the run
-would move the ratio as much as any change to the code; pairing compares like with like.
+would move the ratio as much as any change to the code; pairing compares like with like. The
+2-thread speed-up (``speedup_vs_one_thread``, on each ``-w2`` row whose one-thread pipeline is
+also timed) is paired the same way: the one-thread pipeline runs right after each 2-thread pass,
+and the speed-up is the median of (one-thread seconds / 2-thread seconds).
 
 ``peak_rss_mb`` is the process's resident set size high-water mark *during* each pipeline
 (sampled every 2 ms by a thread; the whole process, so it includes the shared input buffer).
@@ -83,6 +88,9 @@ class BenchResult:
     fft_bound_share : float or None
         Median over the timed passes of (FFT-bound seconds for the same frames, timed right after
         the pass) / (pass seconds); None for pipelines not compared with the bound.
+    speedup_vs_one_thread : float or None
+        ``-w2`` rows: median over the timed passes of (seconds of the one-thread pipeline on the
+        same frames, timed right after the pass) / (pass seconds); None elsewhere.
     """
 
     name: str
@@ -93,6 +101,7 @@ class BenchResult:
     peak_rss_mb: float
     note: str = ""
     fft_bound_share: float | None = None
+    speedup_vs_one_thread: float | None = None
 
 
 class _RssSampler:
@@ -132,27 +141,30 @@ class _RssSampler:
 BOUND_COMPARED = ("numpy", "scipy", "openradar", "radarkit-rd")  # RD pipelines: share of the bound
 
 
-def _time(fn: Callable[[], Any], repeats: int,
-          paired: Callable[[], Any] | None = None) -> tuple[float, float, float | None]:
-    """(median seconds, peak RSS MB, paired share) of ``fn`` over ``repeats`` runs after one warm-up.
+def _time(fn: Callable[[], Any], repeats: int, paired: dict[str, Callable[[], Any]] | None = None
+          ) -> tuple[float, float, dict[str, float]]:
+    """(median seconds, peak RSS MB, paired ratios) of ``fn`` over ``repeats`` runs after one warm-up.
 
-    With ``paired``, it is timed right after each run of ``fn`` and the share is the median of
-    ``paired`` seconds / ``fn`` seconds over the pairs (None without ``paired``).
+    Each callable in ``paired`` is timed right after each run of ``fn`` (in the mapping's order);
+    the ratio under its key is the median over the runs of (its seconds / ``fn``'s seconds).
     """
+    paired = paired or {}
     fn()
-    if paired is not None:
-        paired()
-    times, shares = [], []
+    for other in paired.values():
+        other()
+    times: list[float] = []
+    ratios: dict[str, list[float]] = {key: [] for key in paired}
     with _RssSampler() as rss:
         for _ in range(repeats):
             t0 = time.perf_counter()
             fn()
-            t1 = time.perf_counter()
-            times.append(t1 - t0)
-            if paired is not None:
-                paired()
-                shares.append((time.perf_counter() - t1) / times[-1])
-    return float(np.median(times)), rss.peak / 1e6, (float(np.median(shares)) if shares else None)
+            times.append(time.perf_counter() - t0)
+            for key, other in paired.items():
+                t1 = time.perf_counter()
+                other()
+                ratios[key].append((time.perf_counter() - t1) / times[-1])
+    return (float(np.median(times)), rss.peak / 1e6,
+            {key: float(np.median(values)) for key, values in ratios.items()})
 
 
 # ----------------------------------------------------------------------------- pipelines
@@ -405,15 +417,21 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
     ]
     one = decode_frames(words[:per], cfg)[0]
     results: list[BenchResult] = []
+    by_name = {name: fn for name, _, fn, _ in pipelines}  # before --only: a -w2 row's pair
     if include is not None:
         pipelines = [p for p in pipelines if p[0] == "numpy" or p[0].startswith(tuple(include))]
     bound, lib = _fft_bound(cfg)
     for name, n, fn, note in pipelines:
         say(f"timing {name} ...")
-        paired = (lambda n=n: bound(n)) if name.startswith(BOUND_COMPARED) else None
+        paired: dict[str, Callable[[], Any]] = {}
+        if name.startswith(BOUND_COMPARED):
+            paired["bound"] = lambda n=n: bound(n)
+        if name.endswith("-w2") and name[:-3] in by_name:
+            paired["one_thread"] = by_name[name[:-3]]
         with single_threaded_kernels():
-            secs, peak, share = _time(fn, repeats, paired)
-        results.append(BenchResult(name, n, secs, n / secs, 0.0, peak, note, share))
+            secs, peak, ratios = _time(fn, repeats, paired)
+        results.append(BenchResult(name, n, secs, n / secs, 0.0, peak, note, ratios.get("bound"),
+                                   ratios.get("one_thread")))
     if include is None or any("hupr-script".startswith(i) for i in include):
         say("timing hupr-script (1 frame) ...")
         secs, peak, _ = _time(lambda: _hupr_script_frame(one), 1)
@@ -422,6 +440,16 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
     bound_s, _, _ = _time(lambda: bound(frames), 3 * repeats)
     results.append(BenchResult("fft-bound", frames, bound_s, frames / bound_s, 0.0, 0.0,
                                f"RD FFT work as contiguous in-cache {lib} batches, 1 thread"))
+    second, _ = _fft_bound(cfg)  # own buffers and plans for the second thread
+
+    def bound_w2() -> None:
+        halves = [pool.submit(bound, frames // 2), pool.submit(second, frames - frames // 2)]
+        for fut in halves:
+            fut.result()
+    secs, _, ratios = _time(bound_w2, 3 * repeats, {"one_thread": lambda: bound(frames)})
+    results.append(BenchResult("fft-bound-w2", frames, secs, frames / secs, 0.0, 0.0,
+                               f"the same {lib} batches split over 2 threads", None,
+                               ratios["one_thread"]))
     pool.shutdown()
     ref = results[0].frames_per_s
     for r in results:
@@ -454,13 +482,16 @@ def machine_info(fft_library: str = "") -> dict[str, Any]:
 
 
 def format_table(results: list[BenchResult]) -> str:
-    """Results as a Markdown table (frames/s, ratio to numpy, share of the FFT bound measured in
-    pairs (:class:`BenchResult` ``fft_bound_share``), peak RSS)."""
-    lines = ["| pipeline | frames/s | x numpy | % of FFT bound | peak RSS MB |", "|---|---|---|---|---|"]
+    """Results as a Markdown table (frames/s, ratio to numpy, share of the FFT bound and 2-thread
+    speed-up, both measured in pairs (:class:`BenchResult` ``fft_bound_share``,
+    ``speedup_vs_one_thread``), peak RSS)."""
+    lines = ["| pipeline | frames/s | x numpy | % of FFT bound | x 1 thread | peak RSS MB |",
+             "|---|---|---|---|---|---|"]
     for r in results:
         share = "" if r.fft_bound_share is None else f"{100 * r.fft_bound_share:.0f} %"
+        speedup = "" if r.speedup_vs_one_thread is None else f"{r.speedup_vs_one_thread:.2f}"
         lines.append(f"| {r.name} | {r.frames_per_s:,.1f} | {r.ratio_to_numpy:.2f} | {share} | "
-                     f"{r.peak_rss_mb:.0f} |")
+                     f"{speedup} | {r.peak_rss_mb:.0f} |")
     return "\n".join(lines)
 
 

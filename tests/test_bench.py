@@ -34,6 +34,16 @@ def test_bench_writes_one_record_per_pipeline_and_a_machine_record(tmp_path):
         row = next(ln for ln in result.output.splitlines() if ln.startswith(f"| {name} |"))
         assert row.split("|")[4].strip() == f"{100 * share:.0f} %"
     assert pipelines["fft-bound"]["fft_bound_share"] is None
+    # the -w2 row carries the 2-thread speed-up over its one-thread pipeline, also paired
+    w2 = next(r for name, r in pipelines.items() if name.startswith("radarkit-rd-") and name.endswith("-w2"))
+    assert w2["speedup_vs_one_thread"] > 0
+    row = next(ln for ln in result.output.splitlines() if ln.startswith(f"| {w2['name']} |"))
+    assert row.split("|")[5].strip() == f"{w2['speedup_vs_one_thread']:.2f}"
+    assert all(r["speedup_vs_one_thread"] is None
+               for name, r in pipelines.items() if not name.endswith("-w2"))
+    # and the machine's own ceiling for it: the bound's FFT work split over 2 threads
+    assert pipelines["fft-bound-w2"]["speedup_vs_one_thread"] > 0
+    assert pipelines["fft-bound-w2"]["fft_bound_share"] is None
     again = CliRunner().invoke(cli, ["bench", "--frames", "1", "--repeats", "1", "--json", str(out)])
     assert again.exit_code == 1 and "exists" in again.output  # never overwritten without --force
 
@@ -49,7 +59,12 @@ def test_paired_share_is_the_median_of_bound_over_pipeline_time_per_pair(monkeyp
     def advance(costs):
         clock[0] += next(costs)
 
-    secs, _, share = bench._time(lambda: advance(pipeline_costs), 3, lambda: advance(bound_costs))
+    one_thread_costs = iter([9.0, 5.0, 4.0, 1.0])  # timed after the bound, in the same pair
+
+    secs, _, ratios = bench._time(lambda: advance(pipeline_costs), 3,
+                                  {"bound": lambda: advance(bound_costs),
+                                   "one_thread": lambda: advance(one_thread_costs)})
     assert secs == 2.0  # median of 2, 4, 1
-    assert share == 0.75  # median of 1/2, 3/4, 3/1 (each pair on its own; median/median: 1.5)
-    assert bench._time(lambda: None, 2)[2] is None
+    assert ratios["bound"] == 0.75  # median of 1/2, 3/4, 3/1 (each pair on its own; median/median: 1.5)
+    assert ratios["one_thread"] == 1.0  # median of 5/2, 4/4, 1/1 (median/median: 2)
+    assert bench._time(lambda: None, 2)[2] == {}
