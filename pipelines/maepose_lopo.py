@@ -93,6 +93,10 @@ class TrainSettings:
         Model preset (:data:`radarkit.models.maepose.PRESETS`: ``"small"`` for CPU, ``"paper"``).
     heatmap_size : (int, int) or None
         Heatmap size override (None: the preset's).
+    embed_dim, depth, num_heads : int or None
+        Encoder width, number of transformer blocks and attention heads, overriding the preset's
+        (None: the preset's; ``embed_dim`` must be a multiple of the head count). Both arms of the
+        ablation use the same encoder; the pre-training decoder keeps the preset's size.
     batch_size : int
         Clips per batch.
     pretrain_epochs, finetune_epochs : int
@@ -145,6 +149,9 @@ class TrainSettings:
 
     preset: str = "small"
     heatmap_size: tuple[int, int] | None = None
+    embed_dim: int | None = None
+    depth: int | None = None
+    num_heads: int | None = None
     batch_size: int = 8
     pretrain_epochs: int = 20
     finetune_epochs: int = 20
@@ -171,6 +178,15 @@ class TrainSettings:
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if self.head_warmup_epochs < 0:
             raise ValueError(f"head_warmup_epochs must be >= 0, got {self.head_warmup_epochs}")
+        for name in ("embed_dim", "depth", "num_heads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+
+    @property
+    def encoder(self) -> dict[str, int]:
+        """The encoder-size overrides that are set (``embed_dim``, ``depth``, ``num_heads``)."""
+        return {k: int(v) for k in ("embed_dim", "depth", "num_heads") if (v := getattr(self, k)) is not None}
 
 
 def _scheduler(optimizer, settings: TrainSettings, epochs: int, steps_per_epoch: int):
@@ -183,7 +199,8 @@ def _scheduler(optimizer, settings: TrainSettings, epochs: int, steps_per_epoch:
 
 
 def model_kwargs(preset: str, spec, map_size: tuple[int, int],
-                 heatmap_size: tuple[int, int] | None = None, head_pos_embed: bool = False) -> dict[str, Any]:
+                 heatmap_size: tuple[int, int] | None = None, head_pos_embed: bool = False,
+                 encoder: dict[str, int] | None = None) -> dict[str, Any]:
     """Keyword overrides of a preset for clips of ``spec`` (channels, frames, map size, heatmaps).
 
     Parameters
@@ -200,6 +217,8 @@ def model_kwargs(preset: str, spec, map_size: tuple[int, int],
         Fine-tuning model with the positional embedding re-added at the head
         (:class:`radarkit.models.maepose.MAEPose`); recorded only when True, so checkpoints written
         without it read the same.
+    encoder : dict, optional
+        Encoder-size overrides (``embed_dim``, ``depth``, ``num_heads``; :attr:`TrainSettings.encoder`).
 
     Returns
     -------
@@ -224,6 +243,10 @@ def model_kwargs(preset: str, spec, map_size: tuple[int, int],
         kw["heatmap_size"] = tuple(int(v) for v in heatmap_size)
     if head_pos_embed:
         kw["head_pos_embed"] = True
+    unknown = set(encoder or ()) - {"embed_dim", "depth", "num_heads"}
+    if unknown:
+        raise KeyError(f"unknown encoder override(s): {', '.join(sorted(unknown))}")
+    kw.update(encoder or {})
     return kw
 
 
@@ -287,7 +310,8 @@ def pretrain(train_clips, val_clips, spec, settings: TrainSettings,
         raise ValueError("no training clips for pre-training")
     seed_everything(settings.seed)
     dev = select_device(settings.device)
-    kw = pretrain_overrides(model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size))
+    kw = pretrain_overrides(model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size,
+                                         encoder=settings.encoder))
     model = build_pretrain(settings.preset, mask_ratio=settings.mask_ratio,
                            norm_pix_loss=settings.norm_pix_loss, **kw).to(dev)
     opt = pretrain_optimizer(model, settings.pretrain_lr, settings.weight_decay)
@@ -463,7 +487,7 @@ def finetune(train_clips, val_clips, spec, settings: TrainSettings, encoder_stat
     seed_everything(settings.seed)
     dev = select_device(settings.device)
     kw = model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size,
-                      settings.head_pos_embed)
+                      settings.head_pos_embed, settings.encoder)
     model = build_finetune(settings.preset, **kw)
     if encoder_state is not None:
         model.load_encoder(encoder_state)
@@ -734,6 +758,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"])
     p.add_argument("--norm-pix-loss", action="store_true", help="Per-patch normalised pre-training targets.")
     p.add_argument("--heatmap-size", default="32x32")
+    p.add_argument("--embed-dim", type=int, default=None,
+                   help="Encoder width (default: the small preset's 96).")
+    p.add_argument("--depth", type=int, default=None, help="Encoder blocks (default: the small preset's 4).")
+    p.add_argument("--num-heads", type=int, default=None,
+                   help="Encoder attention heads (default: the small preset's 4).")
     p.add_argument("--pretrain-epochs", type=int, default=60)
     p.add_argument("--finetune-epochs", type=int, default=15)
     p.add_argument("--patience", type=int, default=10)
@@ -775,7 +804,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     spec = ClipSpec(kind=a.kind, stride=a.stride, range_bins=(start, stop), size=size, normalise=a.normalise,
                     noise_margin_db=a.noise_margin_db if a.noise_margin_db >= 0 else None,
                     dynamic_range_db=a.dynamic_range_db)
-    settings = TrainSettings(heatmap_size=hm, batch_size=a.batch_size, pretrain_epochs=a.pretrain_epochs,
+    settings = TrainSettings(heatmap_size=hm, embed_dim=a.embed_dim, depth=a.depth, num_heads=a.num_heads,
+                             batch_size=a.batch_size, pretrain_epochs=a.pretrain_epochs,
                              finetune_epochs=a.finetune_epochs, pretrain_lr=a.pretrain_lr,
                              finetune_lr=a.finetune_lr, layer_decay=a.layer_decay, patience=a.patience,
                              mask_ratio=a.mask_ratio, range_shift=a.range_shift,

@@ -134,3 +134,31 @@ def test_pretrain_log_shows_val_only_when_there_are_validation_clips():
     lines.clear()
     pretrain(clips, clips, SPEC, settings, echo=lines.append)
     assert len(lines) == 1 and " val " in lines[0]
+
+
+def test_encoder_overrides_size_both_stages_and_the_encoder_transfers():
+    from radarkit.pipelines.maepose_lopo import pretrain
+
+    clips = _clips()
+    settings = TrainSettings(heatmap_size=(8, 16), embed_dim=48, depth=2, num_heads=3, batch_size=4,
+                             pretrain_epochs=1, finetune_epochs=1, patience=100, device="cpu", seed=0)
+    assert settings.encoder == {"embed_dim": 48, "depth": 2, "num_heads": 3}
+    pre, _ = pretrain(clips, None, SPEC, settings)
+    fine, _ = finetune(clips, None, SPEC, settings, encoder_state=pre.encoder.state_dict())
+    for model in (pre.encoder, fine.encoder):
+        assert len(model.blocks) == 2
+        assert model.embed_dim == 48 and model.pos_embed().shape[-1] == 48
+        assert model.blocks[0].attn.num_heads == 3
+    # the preset's sizes when not overridden: 4 blocks of width 96 ("small")
+    plain_settings = TrainSettings(heatmap_size=(8, 16), batch_size=4, pretrain_epochs=1, device="cpu")
+    plain, _ = pretrain(clips, None, SPEC, plain_settings)
+    assert len(plain.encoder.blocks) == 4 and plain.encoder.embed_dim == 96
+
+
+def test_bad_encoder_sizes_are_refused():
+    from radarkit.pipelines.maepose_lopo import model_kwargs
+
+    with pytest.raises(ValueError, match="depth"):
+        TrainSettings(depth=0)
+    with pytest.raises(KeyError, match="mlp_ratio"):
+        model_kwargs("small", SPEC, (8, 16), encoder={"mlp_ratio": 2})
