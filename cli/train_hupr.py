@@ -83,14 +83,17 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool, dopple
 @click.option("--prior-init", is_flag=True,
               help="Start the output heatmaps at the mean training heatmap: the model's output "
                    "biases set to its logit (not in the paper; helps short runs).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="Training forward pass in float32 or under bfloat16 autocast (not in the paper; "
+                   "weights, optimiser and loss stay float32).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.ckpt.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when available), cpu, cuda, cuda:N.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def train_hupr(data, cubes, preset, doppler_bins, filters, epochs, out, split, val_split, batch_size, lr,
-               weight_decay, lr_step, lr_decay_from, step, workers, threads, prior_init, resume, seed,
-               device, quiet) -> None:
+               weight_decay, lr_step, lr_decay_from, step, workers, threads, prior_init, precision, resume,
+               seed, device, quiet) -> None:
     """Train HuPR on DATA's two-radar VRDAEMap windows (paper optimiser settings by default).
 
     Writes OUT/last.ckpt after every epoch (atomically), OUT/best.ckpt at the best validation AP,
@@ -126,7 +129,8 @@ def train_hupr(data, cubes, preset, doppler_bins, filters, epochs, out, split, v
     overrides = {"n_doppler": doppler_bins, **({"n_filters": filters} if filters else {})}
     cfg = get_config(preset, **overrides)
     tcfg = HuPRTrainConfig(lr=lr, weight_decay=weight_decay, batch_size=batch_size, lr_step=lr_step,
-                           step=step, eval_step=step, num_workers=workers, prior_init=prior_init)
+                           step=step, eval_step=step, num_workers=workers, prior_init=prior_init,
+                           precision=precision)
     if lr_decay_from is not None and len(train_set):
         tcfg = tcfg.with_linear_decay(len(train_set), lr_decay_from, epochs)
     click.echo(f"HuPR {preset}: {len(train_set)} training windows"

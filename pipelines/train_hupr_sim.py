@@ -230,7 +230,7 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
         budget_min: float = 24.0, max_epochs: int = 50, batch_size: int = 2, lr: float = 1e-3,
         step: int = 2, eval_step: int = 2, threads: int = 1, prior_init: bool = True,
         lr_decay: bool = True, hold_out: str | Sequence[int] = "first", doppler_bins: int = 8,
-        echo=print) -> dict[str, Any]:
+        precision: str = "fp32", echo=print) -> dict[str, Any]:
     """Run the acceptance chain into ``out`` (see the module docstring); returns the summary.
 
     Parameters
@@ -275,6 +275,9 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
         Doppler bins K around zero velocity in the cubes and the model's input (HuPR: 8, which
         covers -0.52..+0.39 m/s with the ``hupr`` chirp's 0.13 m/s bins; HuPR's stored frames keep
         16). Not a preset change: the ``small`` preset with ``n_doppler`` overridden.
+    precision : {"fp32", "bf16"}
+        Training forward pass in float32 or under bfloat16 autocast
+        (:class:`radarkit.train.hupr.HuPRTrainConfig` ``precision``; not in the paper).
     echo : callable
         Progress lines.
 
@@ -327,7 +330,8 @@ def run(out: str | os.PathLike, subjects: int = 6, seconds: float = 20.0, seed: 
     test_set = hupr_cube_dataset(data, test_seqs, cubes, build=False, step=eval_step,
                                  n_doppler=doppler_bins, cache_frames=16, mean_elevation=True)
     tcfg = HuPRTrainConfig(lr=lr, batch_size=batch_size, step=step, eval_step=eval_step,
-                           prior_init=prior_init, lr_schedule="linear" if lr_decay else "step")
+                           prior_init=prior_init, lr_schedule="linear" if lr_decay else "step",
+                           precision=precision)
     echo(f"train subjects {train_subjects} ({len(train_set)} windows), test subject "
          f"{test_subjects} ({len(test_set)} windows)")
     t1, c1 = time.perf_counter(), _cpu()
@@ -461,13 +465,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--doppler-bins", type=int, default=8,
                    help="Doppler bins around zero velocity in the cubes and the model input "
                         "(HuPR: 8)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="training forward pass in float32 or under bfloat16 autocast (not in the "
+                        "paper; about 20 %% faster on CPUs with AVX-512 BF16)")
     p.add_argument("--hold-out", type=_hold_out_arg, default="first",
                    help="'first': the first subject of the test split; 'test-split': all of it "
                         "(each scored on its own and together); or subject ids, e.g. 3,5,7")
     a = p.parse_args(argv)
     summary = run(a.out, a.subjects, a.seconds, a.seed, a.budget_min, a.max_epochs, a.batch_size,
                   a.lr, a.step, a.eval_step, a.threads, a.prior_init, a.lr_decay, a.hold_out,
-                  a.doppler_bins)
+                  a.doppler_bins, a.precision)
     return 0 if summary["accepted"] else 1
 
 

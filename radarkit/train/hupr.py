@@ -59,6 +59,8 @@ MODEL_NAME = "hupr"
 HEATMAP_OUTPUTS = ("initial", "refined")
 #: Learning-rate schedules of :class:`HuPRTrainConfig`.
 LR_SCHEDULES = ("step", "linear")
+#: Numeric precisions of the training forward pass (:class:`HuPRTrainConfig` ``precision``).
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,17 @@ class HuPRTrainConfig:
         Start the output heatmaps at the training set's mean heatmap (:func:`init_heatmap_prior`; off in
         the paper). It skips the first phase of training, in which a heatmap model learns only
         where joints are on average, which is most of a short CPU budget.
+    precision : {"fp32", "bf16"}
+        ``"bf16"`` (not in the paper): the training forward pass runs under bfloat16 autocast
+        (``torch.autocast`` on the training device); weights, gradients, optimiser state and the
+        loss stay float32 (the logits are cast back before the loss). On CPUs with AVX-512 BF16 it
+        makes a ``small`` step about 20 % faster. Evaluation always runs in float32.
 
     Raises
     ------
     ValueError
-        An unknown ``lr_schedule``, ``decay_end <= decay_start`` or a ``decay_start_factor``
-        outside (0, 1].
+        An unknown ``lr_schedule`` or ``precision``, ``decay_end <= decay_start`` or a
+        ``decay_start_factor`` outside (0, 1].
 
     References
     ----------
@@ -130,10 +137,13 @@ class HuPRTrainConfig:
     decay_start: int = 0
     decay_end: int | None = None
     decay_start_factor: float = 1.0
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.decay_start < 0 or (self.decay_end is not None and self.decay_end <= self.decay_start):
             raise ValueError(f"need 0 <= decay_start < decay_end, got {self.decay_start} and "
                              f"{self.decay_end}")
@@ -267,7 +277,7 @@ def make_optimizer(model: torch.nn.Module, config: HuPRTrainConfig | None = None
 
 
 def hupr_step(model: HuPR, batch: dict[str, torch.Tensor], device: torch.device,
-              alpha: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+              alpha: float = 1.0, precision: str = "fp32") -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one batch (:func:`radarkit.models.hupr.hupr_loss`), for :func:`radarkit.train.loop.fit`.
 
     Parameters
@@ -279,16 +289,28 @@ def hupr_step(model: HuPR, batch: dict[str, torch.Tensor], device: torch.device,
     device : torch.device
     alpha : float
         Weight of the refined-heatmap term (paper: 1).
+    precision : {"fp32", "bf16"}
+        ``"bf16"``: the forward pass under bfloat16 autocast, the loss in float32
+        (:class:`HuPRTrainConfig` ``precision``).
 
     Returns
     -------
     loss : Tensor
-        Scalar ``BCE(initial) + alpha * BCE(refined)``.
+        Scalar float32 ``BCE(initial) + alpha * BCE(refined)``.
     extras : dict
         ``loss_initial`` and ``loss_refined`` (floats).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``precision``.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     b = move_to({k: batch[k] for k in ("hori", "vert", "heatmaps", "weights")}, device)
-    initial, refined = model.forward_logits(b["hori"], b["vert"])
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        initial, refined = model.forward_logits(b["hori"], b["vert"])
+    initial, refined = initial.float(), refined.float()
     l_init = hupr_loss(initial, refined, b["heatmaps"], alpha=0.0, weight=b["weights"])
     l_ref = hupr_loss(refined, refined, b["heatmaps"], alpha=0.0, weight=b["weights"])
     return l_init + alpha * l_ref, {"loss_initial": float(l_init.detach()),
@@ -604,7 +626,7 @@ def train_hupr(
     config = {"model": cfg.to_dict(), "train": tcfg.to_dict(), "seed": seed,
               "data": dict(data_info or {})}
     rows = fit(model, optimizer, loader,
-               lambda m, b, d: hupr_step(m, b, d, tcfg.alpha),
+               lambda m, b, d: hupr_step(m, b, d, tcfg.alpha, tcfg.precision),
                epochs=epochs, out_dir=out_dir, name=MODEL_NAME, config=config, eval_fn=eval_fn,
                scheduler=scheduler, resume=resume, seed=seed, device=device,
                monitor="val_AP" if eval_fn is not None else None, grad_clip=tcfg.grad_clip,
