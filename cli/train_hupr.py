@@ -31,7 +31,7 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool, dopple
 
     cubes = cubes if cubes is not None else default_cube_dir(data, doppler_bins)
     names = set(split_sequences(data, split))
-    todo = [j for j in plan_sequence_cubes(data, cubes) if not j[2].exists() and j[2].parent.name in names]
+    todo = plan_sequence_cubes(data, cubes, sequences=names, only_missing=True)
     if not todo:
         return cubes
     total = 0

@@ -35,7 +35,7 @@ def _build_cubes(data: Path, cubes: Path | None, split: str, quiet: bool) -> Pat
 
     cubes = cubes if cubes is not None else default_rad_cube_dir(data)
     names = set(split_sequences(data, split))
-    todo = [j for j in plan_sequence_cubes(data, cubes) if not j[2].exists() and j[2].parent.name in names]
+    todo = plan_sequence_cubes(data, cubes, sequences=names, only_missing=True)
     if not todo:
         return cubes
     if quiet:

@@ -125,6 +125,30 @@ def test_ensure_cubes_writes_missing_only(sim_dataset: Path, tmp_path: Path):
         assert c.shape[:5] == (10, 8, 8, 64, 64) and c.is_float16
 
 
+def test_ensure_cubes_needs_no_recording_whose_cube_exists(sim_dataset: Path, tmp_path: Path):
+    """Raw recordings deleted after their cubes were written (to save disk) do not stop the cubes
+    of other sequences; a missing cube whose recording is gone still names the folder."""
+    import shutil
+
+    from radarkit.errors import RecordingError
+
+    data = tmp_path / "data"
+    shutil.copytree(sim_dataset, data, ignore=shutil.ignore_patterns("cubes_*"))
+    cubes = tmp_path / "cubes"
+    ensure_cubes(data, cubes, sequences=["single_1"])
+    for radar in ("hori", "vert"):
+        for raw in (data / "single_1" / radar).glob("*.bin"):
+            raw.unlink()
+    ensure_cubes(data, cubes)  # single_1 is skipped unread, single_2 is written
+    assert (cubes / "single_2" / "hori.h5").exists() and (cubes / "single_2" / "vert.h5").exists()
+    (cubes / "single_2" / "vert.h5").unlink()
+    ensure_cubes(data, cubes, sequences=["single_2"])
+    assert (cubes / "single_2" / "vert.h5").exists()
+    (cubes / "single_1" / "hori.h5").unlink()
+    with pytest.raises(RecordingError, match="single_1"):
+        ensure_cubes(data, cubes)
+
+
 def test_cubes_with_more_doppler_bins_hold_hupr_bins_in_the_centre(sim_dataset: Path, tmp_path: Path):
     """A 16-bin cube (HuPR's stored frames) holds the 8-bin cube as its central bins, goes to its
     own default folder, and a model input wider than a cube is refused naming the file."""

@@ -105,8 +105,25 @@ def radar_files(folder: str | os.PathLike) -> tuple[list[Path], Path | None]:
 
 
 def plan_sequence_cubes(root: str | os.PathLike, out_dir: str | os.PathLike,
-                        config: RadarConfig | None = None) -> list[tuple[list[Path], RadarConfig, Path]]:
+                        config: RadarConfig | None = None, sequences: Collection[str] | None = None,
+                        only_missing: bool = False) -> list[tuple[list[Path], RadarConfig, Path]]:
     """The ``(recording parts, configuration, output file)`` of every radar under ``root``.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        Sequence folder or dataset folder.
+    out_dir : str or os.PathLike
+        Output folder of the cube files.
+    config : RadarConfig, optional
+        Configuration for every radar; default each radar folder's own configuration file.
+    sequences : collection of str, optional
+        Only these sequence folders (by name) of a dataset folder.
+    only_missing : bool
+        Only radars whose output file does not exist yet.
+
+    Radar folders left out by ``sequences`` or ``only_missing`` are not read, so a recording
+    deleted after its cube was written (to save disk) does not stop the planning of the others.
 
     Raises
     ------
@@ -115,20 +132,23 @@ def plan_sequence_cubes(root: str | os.PathLike, out_dir: str | os.PathLike,
     ConfigError
         A radar folder without a configuration file and no ``config``; an unreadable one.
     """
-    sequences, is_dataset = find_sequences(root)
+    found, is_dataset = find_sequences(root)
     out_dir = Path(out_dir)
     jobs = []
-    for seq in sequences:
+    for seq in found:
+        if sequences is not None and is_dataset and seq.name not in sequences:
+            continue
         for radar in RADAR_FOLDERS:
             folder = seq / radar
-            if not folder.is_dir():
+            target = (out_dir / seq.name if is_dataset else out_dir) / f"{radar}.h5"
+            if not folder.is_dir() or (only_missing and target.exists()):
                 continue
             parts, cfg_path = radar_files(folder)
             if config is None and cfg_path is None:
                 raise ConfigError("no configuration file in the radar folder; pass --config or "
                                   "--preset", source=folder)
             cfg = config if config is not None else load_config(cfg_path)
-            jobs.append((parts, cfg, (out_dir / seq.name if is_dataset else out_dir) / f"{radar}.h5"))
+            jobs.append((parts, cfg, target))
     return jobs
 
 
@@ -184,9 +204,7 @@ def write_sequence_cubes(
     StoreError
         An output exists (without ``force``).
     """
-    jobs = [j for j in plan_sequence_cubes(root, out_dir, config)
-            if not (only_missing and j[2].exists())
-            and (sequences is None or j[2].parent.name in sequences)]
+    jobs = plan_sequence_cubes(root, out_dir, config, sequences, only_missing)
     done = [0, 0]
     written = []
     for parts, cfg, target in jobs:
