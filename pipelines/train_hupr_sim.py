@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(HuPR: 8)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                    help="training forward pass in float32 or under bfloat16 autocast (not in the "
-                        "paper; about 20 %% faster on CPUs with AVX-512 BF16)")
+                        "paper; weights, optimiser and loss stay float32)")
     p.add_argument("--hold-out", type=_hold_out_arg, default="first",
                    help="'first': the first subject of the test split; 'test-split': all of it "
                         "(each scored on its own and together); or subject ids, e.g. 3,5,7")
