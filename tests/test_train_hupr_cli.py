@@ -436,7 +436,7 @@ def test_train_hupr_sim_shortens_the_decay_when_epochs_slow_down(tmp_path: Path,
     monkeypatch.setattr(sim, "time", SimpleNamespace(perf_counter=lambda: now[0],
                                                      process_time=time.process_time))
     summary = sim.run(tmp_path / "w", subjects=4, seconds=1.0, seed=3, budget_min=500 / 60,
-                      max_epochs=40, step=5, eval_step=5, echo=lambda s: None)
+                      max_epochs=40, lr=1e-3, step=5, eval_step=5, echo=lambda s: None)
     training = summary["training"]
     assert training["epochs"] == 4 and training["planned_epochs"] == 4
     assert training["replans"] == [{"after_epoch": 2, "epoch_s": 130.0, "planned_epochs": 4}]
