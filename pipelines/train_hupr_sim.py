@@ -38,11 +38,10 @@ Steps (``python -m radarkit.pipelines.train_hupr_sim --out DIR``):
 
 Deviations from the paper's optimiser settings, to fit a 30-minute CPU budget: batch 2 (paper
 20), for more updates per CPU second; learning rate 2.5e-4 (paper 1e-4); the linear decay within
-the budget. All are options. On a 10-minute proxy (``docs/hupr_simulated_runs.md``) 2.5e-4 and
-1e-4 fitted equally (training loss 0.0352 and 0.0351) and gained 14.5 and 12.4 AP points on four
-held-out people, against 8.3 at the previous default of 1e-3 and 6.2 at 3e-3. The full 30-minute
-runs with 56 training people (seeds 1 and 2, 16 held-out people each) gained 22.5 and 27.1
-points at 2.5e-4, against 14.0 and 17.2 at 1e-3.
+the budget. All are options. The rate was chosen on a 10-minute proxy; with it the 30-minute runs
+with 56 training people (seeds 1 and 2, 16 held-out people each) gained 22.5 and 27.1 AP points
+over the mean pose, against 14.0 and 17.2 at 1e-3 (``docs/hupr_simulated_runs.md`` has the
+commands, the proxy and the per-person numbers).
 
 References
 ----------
