@@ -227,6 +227,48 @@ def test_rd_hot_path_equals_generic_chain(backend, iq_order, n_loops):
     assert np.abs(power - ref_p).max() <= 1e-5 * ref_p.max()
 
 
+@pytest.mark.parametrize("row", [1, 7, 8, 9, 16, 24, 3072, 3073, 12 * 128])
+def test_padded_loop_stride_spans_an_odd_number_of_cache_lines(row):
+    from radarkit.dsp.plan import padded_loop_stride
+
+    stride = padded_loop_stride(row, itemsize=8, line=64)
+    lines, rem = divmod(stride * 8, 64)
+    assert rem == 0 and lines % 2 == 1 and stride >= row
+    assert stride - row < 16  # at most one whole line beyond the rounded-up row
+    if (row * 8) % 64 == 0 and (row * 8 // 64) % 2 == 1:
+        assert stride == row  # already odd: no padding
+    assert padded_loop_stride(3072) == 3080  # the HuPR frame: 384 lines -> 385
+    with pytest.raises(ValueError, match="row >= 1"):
+        padded_loop_stride(0)
+    with pytest.raises(ValueError, match="multiple of itemsize"):
+        padded_loop_stride(8, itemsize=8, line=60)
+
+
+@pytest.mark.skipif("fftw" not in BACKENDS, reason="pyFFTW is not installed (optional extra 'fftw')")
+def test_rd_fftw_plan_into_a_misaligned_output_equals_the_aligned_one():
+    """The FFTW path copies through its own buffer when ``out`` is not SIMD-aligned: same cube as
+    an aligned output, and an earlier call's output (the plan's last target) is not written."""
+    from radarkit.dsp.plan import RDPlan
+    from radarkit.io.layout import encode_frames
+
+    cfg = CFG3.replace(iq_order="qi")
+    raw, _ = _target_raw(cfg, n_frames=3, noise=5.0)
+    words = encode_frames(raw, cfg)
+    words2 = encode_frames(raw[::-1] * 0.5, cfg)  # other frames for the second call
+    plan = RDPlan(cfg, backend="fftw")
+    expected = plan(words2)
+    aligned = plan(words)  # leaves the range plan pointing at this output
+    kept = aligned.copy()
+    n = aligned.size
+    buf = np.zeros(n * 8 + 16, dtype=np.uint8)
+    start = next(o for o in range(8, 72, 8) if (buf.ctypes.data + o) % 16)  # 8 bytes off 16
+    misaligned = buf[start:start + n * 8].view(np.complex64).reshape(aligned.shape)
+    assert misaligned.ctypes.data % 16 != 0
+    assert plan(words2, out=misaligned) is misaligned
+    np.testing.assert_array_equal(misaligned, expected)
+    np.testing.assert_array_equal(aligned, kept)  # the earlier call's output is left alone
+
+
 @pytest.mark.parametrize("board", ["IWR1843BOOST", "AWR1843AOP"])
 def test_row_factorisation_equals_the_dense_angle_matrix(board):
     from radarkit.dsp.angle import virtual_angle_matrix, virtual_row_matrices
