@@ -19,6 +19,11 @@ __all__ = ["register"]
 @click.option("--sequences-per-subject", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=60.0,
               show_default=True, help="Length of each sequence (s).")
+@click.option("--segment-s", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Length of each action segment of a sequence (s).")
+@click.option("--action-order", type=click.Choice(["random", "cycle"]), default="random", show_default=True,
+              help="Actions drawn at random per segment, or cycled in random permutations so every "
+                   "person performs every action of the scene (given enough segments).")
 @click.option("--radars", default="hori,vert", show_default=True,
               help="Comma-separated radars to record: hori, vert.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
@@ -33,8 +38,8 @@ __all__ = ["register"]
               help="Dataset folder (created).")
 @click.option("--force", is_flag=True, help="Replace existing files.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def simulate(scene, n_subjects, sequences_per_subject, seconds, radars, seed, config, preset,
-             snr_db, bystander, no_clutter, out, force, quiet) -> None:
+def simulate(scene, n_subjects, sequences_per_subject, seconds, segment_s, action_order, radars, seed,
+             config, preset, snr_db, bystander, no_clutter, out, force, quiet) -> None:
     """Simulate people in front of HuPR's radar pair and write a dataset to OUT.
 
     Writes OUT/single_<n>/{hori,vert}/adc_data.bin with radar.cfg, per-sequence annotations
@@ -59,7 +64,8 @@ def simulate(scene, n_subjects, sequences_per_subject, seconds, radars, seed, co
     total = n_subjects * sequences_per_subject * len(names) * n_frames
     kwargs = dict(scene=scene, n_subjects=n_subjects, seconds=seconds, radars=names, seed=seed,
                   sequences_per_subject=sequences_per_subject, bystander=bystander,
-                  clutter=not no_clutter, snr_db=snr_db, force=force)
+                  clutter=not no_clutter, snr_db=snr_db, force=force, segment_s=segment_s,
+                  action_order=action_order)
     if quiet:
         meta = write_dataset(out, cfg, **kwargs)
     else:

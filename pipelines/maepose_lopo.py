@@ -746,7 +746,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="Extra simulated persons used only, without labels, for pre-training (never tested).")
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--scene", default="exercise")
+    p.add_argument("--segment-s", type=float, default=10.0,
+                   help="Simulation: seconds per action segment of a person's script.")
+    p.add_argument("--action-order", default="random", choices=["random", "cycle"],
+                   help="Simulation: actions drawn at random per segment, or cycled so that every person "
+                        "performs every action of the scene (needs seconds >= actions x segment).")
     p.add_argument("--kind", default="rd", choices=["rd", "ra", "dual"])
+    p.add_argument("--plane", default="xz", choices=["xz", "yz"],
+                   help="Joint target plane: frontal xz (default) or side yz, where the horizontal "
+                        "coordinate is range; yz needs --range-shift 0.")
     p.add_argument("--folds", type=int, default=2)
     p.add_argument("--stride", type=int, default=4, help="Clip stride of fine-tuning/test clips.")
     p.add_argument("--pretrain-stride", type=int, default=2, help="Clip stride of pre-training clips.")
@@ -797,14 +805,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         n_all = a.subjects + a.unlabelled_subjects
         data = a.work / f"sim{n_all}"
+        if (a.segment_s, a.action_order) != (10.0, "random"):
+            data = a.work / f"sim{n_all}_{a.action_order}_seg{a.segment_s:g}"
         if not (data / "dataset.json").exists():
             print(f"simulating {n_all} persons x {a.seconds:g} s ({a.scene}) into {data}")
             write_dataset(data, get_preset("hupr"), scene=a.scene, n_subjects=n_all, seconds=a.seconds,
-                          radars=("hori",), seed=0)
+                          radars=("hori",), seed=0, segment_s=a.segment_s, action_order=a.action_order)
     start, stop = (int(v) for v in a.range_bins.split(":"))
     size = tuple(int(v) for v in a.size.split("x"))
     hm = tuple(int(v) for v in a.heatmap_size.split("x"))
+    if a.plane == "yz" and a.range_shift:
+        p.error("--plane yz needs --range-shift 0 (side-plane labels refuse range-shift augmentation)")
     spec = ClipSpec(kind=a.kind, stride=a.stride, range_bins=(start, stop), size=size, normalise=a.normalise,
+                    plane=a.plane,
                     noise_margin_db=a.noise_margin_db if a.noise_margin_db >= 0 else None,
                     dynamic_range_db=a.dynamic_range_db)
     settings = TrainSettings(heatmap_size=hm, embed_dim=a.embed_dim, depth=a.depth, num_heads=a.num_heads,

@@ -162,3 +162,24 @@ def test_bad_encoder_sizes_are_refused():
         TrainSettings(depth=0)
     with pytest.raises(KeyError, match="mlp_ratio"):
         model_kwargs("small", SPEC, (8, 16), encoder={"mlp_ratio": 2})
+
+
+def test_plane_option_reaches_the_clip_spec_and_yz_needs_no_range_shift(tmp_path, monkeypatch, capsys):
+    import radarkit.pipelines.maepose_lopo as lopo
+
+    seen = {}
+
+    def fake_run_lopo(data, spec, settings, *args, **kwargs):
+        seen["spec"], seen["settings"] = spec, settings
+        return {"table": "", "mean": {}, "acceptance": {}, "seconds": 0.0}
+
+    monkeypatch.setattr(lopo, "run_lopo", fake_run_lopo)
+    lopo.main(["--data", str(tmp_path), "--work", str(tmp_path / "w"), "--plane", "yz", "--range-shift", "0"])
+    assert seen["spec"].plane == "yz" and seen["settings"].range_shift == 0
+    lopo.main(["--data", str(tmp_path), "--work", str(tmp_path / "w")])
+    assert seen["spec"].plane == "xz" and seen["settings"].range_shift == 6  # the defaults
+    seen.clear()
+    with pytest.raises(SystemExit) as err:
+        lopo.main(["--data", str(tmp_path), "--plane", "yz"])  # default --range-shift 6
+    assert err.value.code == 2 and "needs --range-shift 0" in capsys.readouterr().err
+    assert not seen  # refused before any work

@@ -141,3 +141,23 @@ def test_cli_simulate(tmp_path):
     assert bad.exit_code == 1 and "--radars" in bad.output
     bad = runner.invoke(cli, ["simulate", "--scene", "dance", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "unknown scene" in bad.output
+
+
+def test_cycled_scripts_make_every_subject_perform_every_action(tmp_path):
+    meta = write_dataset(tmp_path / "ds", TINY, "exercise", n_subjects=2, seconds=0.8, radars=("hori",),
+                         seed=1, segment_s=0.2, action_order="cycle")
+    assert meta["segment_s"] == 0.2 and meta["action_order"] == "cycle"
+    for seq in meta["sequences"]:
+        assert sorted(seq["actions"]) == sorted(["squat", "arm_raise", "lateral_raise", "kick"])
+    cfg_path = tmp_path / "tiny.json"
+    cfg_path.write_text(json.dumps(TINY.to_dict()))
+    r = CliRunner().invoke(cli, ["simulate", "--scene", "exercise", "--subjects", "1", "--seconds", "0.8",
+                                 "--segment-s", "0.2", "--action-order", "cycle", "--radars", "hori",
+                                 "--config", str(cfg_path), "--out", str(tmp_path / "cli"), "-q"])
+    assert r.exit_code == 0, r.output
+    cli_meta = json.loads((tmp_path / "cli" / "dataset.json").read_text())
+    assert cli_meta["action_order"] == "cycle" and len(cli_meta["sequences"][0]["actions"]) == 4
+    with pytest.raises(ValueError, match="action_order"):
+        write_dataset(tmp_path / "x", TINY, "exercise", n_subjects=1, seconds=0.2, action_order="once")
+    with pytest.raises(ValueError, match="segment_s"):
+        write_dataset(tmp_path / "y", TINY, "exercise", n_subjects=1, seconds=0.2, segment_s=0)

@@ -130,3 +130,22 @@ def test_specular_dropout_is_random_per_frame():
     on = actor.rcs > 0
     assert 0.45 < on.mean() < 0.75  # about keep_probability of the patches reflect
     assert np.any(on[1:] != on[:-1])  # which ones changes from frame to frame
+
+
+def test_cycled_action_order_gives_every_action_once_per_cycle():
+    subject = Subject.random(1, np.random.default_rng(0))
+    acts = SCENE_ACTIONS["exercise"]
+    orders = set()
+    for seed in range(6):
+        script = make_script("exercise", 40.0, subject, np.random.default_rng(seed), segment_s=5.0,
+                             action_order="cycle")
+        names = [s.action for s in script]
+        assert len(names) == 8 and sorted(names[:4]) == sorted(acts) == sorted(names[4:])
+        orders.add(tuple(names[:4]))
+    assert len(orders) > 1  # a random permutation per cycle, not a fixed order
+    # drawn at random, 4 segments of the 4 exercises miss one for most seeds
+    missing = sum(len({s.action for s in make_script("exercise", 20.0, subject, np.random.default_rng(k),
+                                                     segment_s=5.0)}) < 4 for k in range(20))
+    assert missing > 0
+    with pytest.raises(ValueError, match="action_order"):
+        make_script("exercise", 20.0, subject, np.random.default_rng(0), action_order="sorted")

@@ -339,6 +339,8 @@ def write_dataset(
     gain: float = 2000.0,
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
+    segment_s: float = 10.0,
+    action_order: str = "random",
 ) -> dict[str, Any]:
     """Simulate a whole dataset (see the module docstring for the layout).
 
@@ -373,6 +375,12 @@ def write_dataset(
         ``n_subjects * sequences_per_subject * len(radars) * frames``).
     force : bool
         Replace existing files.
+    segment_s : float
+        Length of each action segment of a sequence's script (s).
+    action_order : {"random", "cycle"}
+        How a script orders the scene's actions (:func:`radarkit.sim.motions.make_script`):
+        ``"cycle"`` makes every subject perform every action when the sequence holds at least
+        that many segments (e.g. scene ``exercise``, 20 s, ``segment_s=5``).
 
     Returns
     -------
@@ -382,12 +390,16 @@ def write_dataset(
     Raises
     ------
     ValueError
-        Bad counts, durations, scene or radar names.
+        Bad counts, durations, scene, action order or radar names.
     StoreError
         Outputs exist (without ``force``) or cannot be written.
     """
     if n_subjects < 1 or sequences_per_subject < 1:
         raise ValueError("need at least one subject and one sequence per subject")
+    if not segment_s > 0:
+        raise ValueError(f"segment_s must be positive, got {segment_s}")
+    if action_order not in ("random", "cycle"):
+        raise ValueError(f"action_order must be 'random' or 'cycle', got {action_order!r}")
     n_frames = int(round(seconds / config.frame_period_s))
     if n_frames < 1:
         raise ValueError(f"{seconds} s is shorter than one frame ({config.frame_period_s} s)")
@@ -407,7 +419,7 @@ def write_dataset(
     for s in range(n_subjects * sequences_per_subject):
         subject = subjects[s // sequences_per_subject]
         script = make_script(scene, n_frames * config.frame_period_s, subject,
-                             _rng(seed, s, _STREAM_SCRIPT))
+                             _rng(seed, s, _STREAM_SCRIPT), segment_s=segment_s, action_order=action_order)
         other = None
         if bystander:
             other = Subject.random(0, _rng(seed, s, _STREAM_BYSTANDER, 1))
@@ -441,6 +453,7 @@ def write_dataset(
     meta = {
         "format": "radarkit-sim-dataset", "version": _VERSION, "seed": seed, "scene": scene,
         "seconds": seconds, "n_frames": n_frames, "sequences_per_subject": sequences_per_subject,
+        "segment_s": segment_s, "action_order": action_order,
         "bystander": bystander, "snr_db": snr_db, "noise_std_counts": noise_std, "gain": gain,
         "config": config.replace(n_frames=n_frames).to_dict(), "setup": the_scene.to_dict(),
         "subjects": [{"subject_id": sj.subject_id, "height_m": sj.body.height_m,

@@ -325,7 +325,8 @@ def _end_xy(seg: Segment, subject: Subject) -> tuple[float, float]:
 
 def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.Generator,
                 segment_s: float = 10.0,
-                area: tuple[tuple[float, float], tuple[float, float]] | None = None) -> list[Segment]:
+                area: tuple[tuple[float, float], tuple[float, float]] | None = None,
+                action_order: str = "random") -> list[Segment]:
     """A random script of actions for one sequence of a scene.
 
     Parameters
@@ -342,6 +343,13 @@ def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.
     area : ((x_min, x_max), (y_min, y_max)), optional
         Region of the floor plane the pelvis stays in (m). Default: the scene's entry in
         :data:`SCENE_AREAS`, else :data:`DEFAULT_AREA`.
+    action_order : {"random", "cycle"}
+        ``"random"`` (default): each segment's action drawn independently from the scene's
+        actions, so a short sequence may miss some. ``"cycle"``: the actions in random
+        permutations, one after another, so every ``len(actions)`` consecutive segments hold each
+        action once -- every subject performs every action once the sequence has that many
+        segments, as in the recording protocols of HuPR and MAEPose's datasets (each person
+        performs the whole action set).
 
     Returns
     -------
@@ -351,8 +359,10 @@ def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.
     Raises
     ------
     ValueError
-        Unknown scene or a non-positive duration.
+        Unknown scene or action order, or a non-positive duration.
     """
+    if action_order not in ("random", "cycle"):
+        raise ValueError(f"action_order must be 'random' or 'cycle', got {action_order!r}")
     if scene in SCENE_ACTIONS:
         choices = SCENE_ACTIONS[scene]
     elif scene in ACTIONS:
@@ -365,8 +375,14 @@ def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.
     xy = (float(rng.uniform(x0, x1)), float(rng.uniform(y0 + 0.3, y1 - 0.3)))
     script: list[Segment] = []
     t = 0.0
+    queue: list[str] = []
     while t < duration_s - 1e-9:
-        action = str(rng.choice(choices))
+        if action_order == "cycle":
+            if not queue:
+                queue = [str(a) for a in rng.permutation(choices)]
+            action = queue.pop(0)
+        else:
+            action = str(rng.choice(choices))
         dur = min(segment_s, duration_s - t)
         variant, target, yaw = "", xy, float(rng.normal(0.0, 0.2))
         if action == "static":
