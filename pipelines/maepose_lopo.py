@@ -45,7 +45,11 @@ the mean pose. Neither did longer pre-training (it stops improving near epoch 70
 (range bins 56:120), dual RD + RA input, 8 labelled persons, pre-training on the labelled persons
 only, or a twice as wide encoder (``--embed-dim 192 --num-heads 6``: random init fine-tunes it as
 well as the small one, and the masked loss stays at 0.60-0.72 of the mean clip's): the pre-trained
-arm stays behind on at least one fold.
+arm stays behind on at least one fold. Nor did side-plane targets (``--plane yz``, where the
+horizontal coordinate is range: both arms far worse, 0.20 m random init against 0.32 m
+pre-trained), or people who all perform every exercise (``--segment-s 5 --action-order cycle``;
+with random 10 s segments a test person's exercise can be missing from the two fine-tuning
+people's): the pre-trained arm lost both folds (0.132 / 0.139 m against 0.115 / 0.129 m).
 
 Fairness choices: the random-init model is fine-tuned with layer decay 1 (every layer at the full
 learning rate, its natural setting: a random encoder has nothing to preserve), the pre-trained one

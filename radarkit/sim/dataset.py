@@ -54,7 +54,7 @@ from radarkit.errors import StoreError
 from radarkit.io.writer import write_recording
 from radarkit.sim.camera import keypoint_bbox
 from radarkit.sim.human import to_skeleton
-from radarkit.sim.motions import ACTIONS, Segment, Subject, make_script
+from radarkit.sim.motions import ACTIONS, Segment, Subject, check_action_order, make_script
 from radarkit.sim.scatterers import noise_std_for_snr
 from radarkit.sim.scene import RADAR_NAMES, Scene, actor_scatterers, iter_radar_frames, make_scene
 from radarkit.skeleton import get_skeleton
@@ -398,8 +398,7 @@ def write_dataset(
         raise ValueError("need at least one subject and one sequence per subject")
     if not segment_s > 0:
         raise ValueError(f"segment_s must be positive, got {segment_s}")
-    if action_order not in ("random", "cycle"):
-        raise ValueError(f"action_order must be 'random' or 'cycle', got {action_order!r}")
+    check_action_order(action_order)  # before anything is written
     n_frames = int(round(seconds / config.frame_period_s))
     if n_frames < 1:
         raise ValueError(f"{seconds} s is shorter than one frame ({config.frame_period_s} s)")

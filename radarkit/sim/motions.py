@@ -41,6 +41,8 @@ from radarkit.sim.human import LIMB_SEGMENTS, BodyShape
 
 __all__ = [
     "ACTIONS",
+    "ACTION_ORDERS",
+    "check_action_order",
     "SCENE_ACTIONS",
     "SCENE_AREAS",
     "STATIC_POSES",
@@ -323,6 +325,16 @@ def _end_xy(seg: Segment, subject: Subject) -> tuple[float, float]:
     return float(xy[0]), float(xy[1])
 
 
+#: How :func:`make_script` orders a scene's actions over the segments of a sequence.
+ACTION_ORDERS: tuple[str, ...] = ("random", "cycle")
+
+
+def check_action_order(action_order: str) -> None:
+    """Raise ``ValueError`` unless ``action_order`` is one of :data:`ACTION_ORDERS`."""
+    if action_order not in ACTION_ORDERS:
+        raise ValueError(f"action_order must be one of {', '.join(ACTION_ORDERS)}, got {action_order!r}")
+
+
 def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.Generator,
                 segment_s: float = 10.0,
                 area: tuple[tuple[float, float], tuple[float, float]] | None = None,
@@ -347,9 +359,8 @@ def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.
         ``"random"`` (default): each segment's action drawn independently from the scene's
         actions, so a short sequence may miss some. ``"cycle"``: the actions in random
         permutations, one after another, so every ``len(actions)`` consecutive segments hold each
-        action once -- every subject performs every action once the sequence has that many
-        segments, as in the recording protocols of HuPR and MAEPose's datasets (each person
-        performs the whole action set).
+        action once: every subject performs every action once the sequence has that many
+        segments, like a recording protocol in which each person performs the whole action set.
 
     Returns
     -------
@@ -361,8 +372,7 @@ def make_script(scene: str, duration_s: float, subject: Subject, rng: np.random.
     ValueError
         Unknown scene or action order, or a non-positive duration.
     """
-    if action_order not in ("random", "cycle"):
-        raise ValueError(f"action_order must be 'random' or 'cycle', got {action_order!r}")
+    check_action_order(action_order)
     if scene in SCENE_ACTIONS:
         choices = SCENE_ACTIONS[scene]
     elif scene in ACTIONS:
