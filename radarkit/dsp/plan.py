@@ -377,9 +377,9 @@ class RDPlan:
                     strides=(base.strides[0], base.strides[1], c.n_samples * 8, 8), writeable=True)
                 out = pyfftw.empty_aligned((1, c.n_loops, c.n_virtual, c.n_samples), dtype=np.complex64)
                 flags = ("FFTW_MEASURE",)
-                doppler = pyfftw.FFTW(work, work, axes=(1,), threads=1, flags=flags)
-                rng = pyfftw.FFTW(work, out, axes=(3,), threads=1, flags=flags)
-                plans = (doppler, rng, out)
+                doppler_fft = pyfftw.FFTW(work, work, axes=(1,), threads=1, flags=flags)
+                range_fft = pyfftw.FFTW(work, out, axes=(3,), threads=1, flags=flags)
+                plans = (doppler_fft, range_fft, out)
             else:
                 base = np.empty((1, c.n_loops, row), dtype=np.complex64)
                 work = base.reshape(1, c.n_loops, c.n_virtual, c.n_samples)
@@ -423,20 +423,20 @@ class RDPlan:
         shape4 = (1, c.n_loops, c.n_virtual, 2 * c.n_samples)
         frames = words.reshape(n_frames, *shape4[1:])
         if plans is not None:
-            doppler, rng, own = plans
-            direct = out.ctypes.data % rng.output_alignment == 0
+            doppler_fft, range_fft, own = plans
+            direct = out.ctypes.data % range_fft.output_alignment == 0
             if not direct:  # the plan may still point at an earlier call's output
-                rng.update_arrays(work, own)
+                range_fft.update_arrays(work, own)
         for f in range(n_frames):
             _prepare_rd(frames[f:f + 1], work32, self._q_first, self._w_loop, self._w_sample2,
                         self.clutter_removal)
             if plans is not None:
-                doppler.execute()
+                doppler_fft.execute()
                 if direct:  # the range FFT writes straight into the output frame
-                    rng.update_arrays(work, out[f:f + 1])
-                    rng.execute()
+                    range_fft.update_arrays(work, out[f:f + 1])
+                    range_fft.execute()
                 else:
-                    rng.execute()
+                    range_fft.execute()
                     out[f] = own[0]
             else:
                 spec = self._scipy_fft(work, axis=3, workers=1, overwrite_x=True)
