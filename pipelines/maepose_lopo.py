@@ -49,7 +49,9 @@ arm stays behind on at least one fold. Nor did side-plane targets (``--plane yz`
 horizontal coordinate is range: both arms far worse, 0.20 m random init against 0.32 m
 pre-trained), or people who all perform every exercise (``--segment-s 5 --action-order cycle``;
 with random 10 s segments a test person's exercise can be missing from the two fine-tuning
-people's): the pre-trained arm lost both folds (0.132 / 0.139 m against 0.115 / 0.129 m).
+people's): the pre-trained arm lost both folds (0.132 / 0.139 m against 0.115 / 0.129 m). The
+``mixed`` scene (all ten actions, 4 s each, 40 s per person, 30 pre-training epochs) and
+``--norm-pix-loss`` each lost fold 0 (0.146 against 0.140 m; 0.122 against 0.116 m).
 
 Fairness choices: the random-init model is fine-tuned with layer decay 1 (every layer at the full
 learning rate, its natural setting: a random encoder has nothing to preserve), the pre-trained one
