@@ -369,7 +369,8 @@ def masked_loss(model, clips, mask_ratio: float = 0.9, batch_size: int = 8, seed
         Seed of the mask generator (equal seeds, equal masks).
     mean_clip : ndarray of float32, shape (C, T, H, W), optional
         Reference prediction for every clip (e.g. the training clips' per-pixel mean); zeros (the
-        mean of a z-scored clip) when omitted.
+        mean of a z-scored clip) when omitted. With the model's ``norm_pix_loss`` the reference's
+        patches are standardised like the targets, so both losses compare in the same space.
 
     Returns
     -------
@@ -379,7 +380,7 @@ def masked_loss(model, clips, mask_ratio: float = 0.9, batch_size: int = 8, seed
     """
     import torch
 
-    from radarkit.models.maepose import masked_patch_loss, patchify
+    from radarkit.models.maepose import masked_patch_loss, patch_mean_std, patchify
 
     dev = next(model.parameters()).device
     gen = torch.Generator(device=dev).manual_seed(seed)
@@ -392,9 +393,12 @@ def masked_loss(model, clips, mask_ratio: float = 0.9, batch_size: int = 8, seed
             x = batch.to(dev)
             loss, _, mask = model(x, mask_ratio=mask_ratio, generator=gen)
             target = patchify(x, model.encoder.patch_size)
-            guess = (torch.zeros_like(x) if ref is None else ref.expand_as(x))
-            ref_loss = masked_patch_loss(patchify(guess, model.encoder.patch_size), target, mask,
-                                         model.norm_pix_loss)
+            guess = patchify(torch.zeros_like(x) if ref is None else ref.expand_as(x),
+                             model.encoder.patch_size)
+            if model.norm_pix_loss:  # the targets are standardised per patch: so is the reference
+                g_mean, g_std = patch_mean_std(guess)
+                guess = (guess - g_mean) / g_std
+            ref_loss = masked_patch_loss(guess, target, mask, model.norm_pix_loss)
             total += float(loss) * len(x)
             ref_total += float(ref_loss) * len(x)
             n += len(x)

@@ -183,3 +183,22 @@ def test_plane_option_reaches_the_clip_spec_and_yz_needs_no_range_shift(tmp_path
         lopo.main(["--data", str(tmp_path), "--plane", "yz"])  # default --range-shift 6
     assert err.value.code == 2 and "needs --range-shift 0" in capsys.readouterr().err
     assert not seen  # refused before any work
+
+
+@pytest.mark.parametrize("norm_pix", [False, True])
+def test_masked_loss_reference_is_compared_in_the_targets_space(norm_pix):
+    """Clips that all equal their mean clip: predicting the mean is exact, in pixel space and, with
+    the normalised-patch loss, after both sides are standardised per patch."""
+    from radarkit.models.maepose import MAEPosePretrain
+    from radarkit.pipelines.maepose_lopo import masked_loss, mean_clip
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    frame = rng.normal(-60.0, 5.0, size=(1, 1, 8, 16)).astype(np.float32)
+    maps = np.repeat(frame, 24, axis=1)  # every frame alike: every clip is the mean clip
+    clips = RadarClips([SequenceData("s1", maps, subject=1)], SPEC, labels=False)
+    mae = MAEPosePretrain(in_chans=1, num_frames=8, img_size=(8, 16), patch_size=(4, 4, 4), embed_dim=24,
+                          depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2,
+                          norm_pix_loss=norm_pix)
+    out = masked_loss(mae, clips, mean_clip=mean_clip(clips))
+    assert out["mean_loss"] < 1e-6 < out["loss"]

@@ -81,6 +81,7 @@ __all__ = [
     "sincos_pos_embed_1d",
     "sincos_pos_embed_3d",
     "masked_patch_loss",
+    "patch_mean_std",
     "gaussian_heatmaps",
     "heatmap_loss",
     "heatmaps_to_joints",
@@ -653,6 +654,25 @@ class MAEDecoder(nn.Module):
         return self.pred(self.norm(x))
 
 
+def patch_mean_std(patches: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each patch's mean and standard deviation, the statistics of the normalised-patch loss ([3]_).
+
+    Parameters
+    ----------
+    patches : torch.Tensor
+        ``(..., P)`` patches (:func:`patchify`).
+    eps : float
+        Variance floor.
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor)
+        ``(..., 1)`` mean and ``sqrt(var + eps)`` (population variance) over the last axis.
+    """
+    mean = patches.mean(dim=-1, keepdim=True)
+    return mean, (patches.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt()
+
+
 def masked_patch_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
                       norm_pix_loss: bool = False, eps: float = 1e-6) -> torch.Tensor:
     """Mean squared error over the masked patches only ([1]_ section 3.1.4).
@@ -676,9 +696,8 @@ def masked_patch_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
         Scalar: per-patch MSE averaged over the masked patches.
     """
     if norm_pix_loss:
-        mean = target.mean(dim=-1, keepdim=True)
-        var = target.var(dim=-1, keepdim=True, unbiased=False)
-        target = (target - mean) / (var + eps).sqrt()
+        mean, std = patch_mean_std(target, eps)
+        target = (target - mean) / std
     per_patch = ((pred - target) ** 2).mean(dim=-1)
     return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
 
@@ -755,8 +774,7 @@ class MAEPosePretrain(nn.Module):
         """
         target = patchify(x, self.encoder.patch_size)
         if self.norm_pix_loss:
-            mean = target.mean(dim=-1, keepdim=True)
-            std = (target.var(dim=-1, keepdim=True, unbiased=False) + 1e-6).sqrt()
+            mean, std = patch_mean_std(target)
             pred = pred * std + mean
         merged = torch.where(mask[..., None].bool(), pred, target)
         return unpatchify(merged, self.encoder.patch_size, self.encoder.grid, self.encoder.in_chans)
