@@ -388,16 +388,18 @@ def masked_loss(model, clips, mask_ratio: float = 0.9, batch_size: int = 8, seed
     ref = None if mean_clip is None else torch.as_tensor(mean_clip, dtype=torch.float32, device=dev)
     total = ref_total = 0.0
     n = 0
+    guess = None  # the reference's patches (1, N, P), built once and broadcast over each batch
     with torch.no_grad():
         for batch in make_loader(_unlabelled(clips), batch_size, False):
             x = batch.to(dev)
             loss, _, mask = model(x, mask_ratio=mask_ratio, generator=gen)
             target = patchify(x, model.encoder.patch_size)
-            guess = patchify(torch.zeros_like(x) if ref is None else ref.expand_as(x),
-                             model.encoder.patch_size)
-            if model.norm_pix_loss:  # the targets are standardised per patch: so is the reference
-                g_mean, g_std = patch_mean_std(guess)
-                guess = (guess - g_mean) / g_std
+            if guess is None:
+                first = torch.zeros_like(x[:1]) if ref is None else ref[None]
+                guess = patchify(first, model.encoder.patch_size)
+                if model.norm_pix_loss:  # the targets are standardised per patch: so is the reference
+                    g_mean, g_std = patch_mean_std(guess)
+                    guess = (guess - g_mean) / g_std
             ref_loss = masked_patch_loss(guess, target, mask, model.norm_pix_loss)
             total += float(loss) * len(x)
             ref_total += float(ref_loss) * len(x)
