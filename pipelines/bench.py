@@ -25,6 +25,11 @@ pipeline turns the same words into its cube; the median of ``repeats`` timed pas
   one core. ``fft-bound-w2``: the same work split over 2 threads (each with its own buffers and
   plans); its speed-up over one thread is what this machine's second core gives to pure in-cache
   FFT work, the ceiling against which the RD ``-w2`` speed-up is read.
+* ``copy-bound``: the memory-copy bound of the RD workload -- the same frames' int16 words read
+  from memory once and the same number of output bytes written (1.57 MB per HuPR frame), with no
+  arithmetic: no RD pipeline that writes its cube to memory can beat it. ``copy-bound-w2``: the
+  copies split over 2 threads; its speed-up over one thread is what the second core adds to
+  memory traffic, the other ceiling of the RD ``-w2`` speed-up.
 
 The share of the FFT bound (``fft_bound_share``, RD pipelines only) is measured in pairs: after
 each timed pass of a pipeline the bound's work for the same number of frames is timed at once,
@@ -316,6 +321,19 @@ def _fft_bound(cfg: RadarConfig) -> tuple[Callable[[int], None], str]:
     return frames, lib
 
 
+def _copy_frames(words: np.ndarray, out: np.ndarray) -> None:
+    """The RD pipeline's DRAM traffic without its arithmetic: each frame's int16 words are read and
+    copied twice into the frame's output bytes (a complex64 RD frame holds exactly twice the raw
+    frame's bytes), so the input is read from DRAM once and the output written once."""
+    n = len(out)
+    src = words.view(np.uint8).reshape(n, -1)
+    dst = out.view(np.uint8).reshape(n, -1)
+    half = src.shape[1]
+    for f in range(n):
+        np.copyto(dst[f, :half], src[f])
+        np.copyto(dst[f, half:], src[f])
+
+
 def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | None = None,
               echo: Callable[[str], None] | None = None, seed: int = 0) -> tuple[list[BenchResult], dict]:
     """Time the pipelines (module docstring) on ``frames`` random frames of the HuPR configuration.
@@ -450,6 +468,14 @@ def run_bench(frames: int = 64, repeats: int = 5, include: tuple[str, ...] | Non
     results.append(BenchResult("fft-bound-w2", frames, secs, frames / secs, 0.0, 0.0,
                                f"the same {lib} batches split over 2 threads", None,
                                ratios["one_thread"]))
+    copy_out = rd_out_fftw if rd_out_fftw is not None else rd_out
+    secs, _, _ = _time(lambda: _copy_frames(words, copy_out), 3 * repeats)
+    results.append(BenchResult("copy-bound", frames, secs, frames / secs, 0.0, 0.0,
+                               "RD DRAM traffic alone: raw words read once, output written once, 1 thread"))
+    secs, _, ratios = _time(lambda: _split_frames(_copy_frames, words, cfg, pool, copy_out), 3 * repeats,
+                            {"one_thread": lambda: _copy_frames(words, copy_out)})
+    results.append(BenchResult("copy-bound-w2", frames, secs, frames / secs, 0.0, 0.0,
+                               "the same copies, frames split over 2 threads", None, ratios["one_thread"]))
     pool.shutdown()
     ref = results[0].frames_per_s
     for r in results:

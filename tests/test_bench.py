@@ -44,6 +44,9 @@ def test_bench_writes_one_record_per_pipeline_and_a_machine_record(tmp_path):
     # and the machine's own ceiling for it: the bound's FFT work split over 2 threads
     assert pipelines["fft-bound-w2"]["speedup_vs_one_thread"] > 0
     assert pipelines["fft-bound-w2"]["fft_bound_share"] is None
+    # and the memory-copy bound's, for the RD pipelines' DRAM traffic
+    assert pipelines["copy-bound"]["speedup_vs_one_thread"] is None
+    assert pipelines["copy-bound-w2"]["speedup_vs_one_thread"] > 0
     again = CliRunner().invoke(cli, ["bench", "--frames", "1", "--repeats", "1", "--json", str(out)])
     assert again.exit_code == 1 and "exists" in again.output  # never overwritten without --force
 
@@ -68,3 +71,20 @@ def test_paired_share_is_the_median_of_bound_over_pipeline_time_per_pair(monkeyp
     assert ratios["bound"] == 0.75  # median of 1/2, 3/4, 3/1 (each pair on its own; median/median: 1.5)
     assert ratios["one_thread"] == 1.0  # median of 5/2, 4/4, 1/1 (median/median: 2)
     assert bench._time(lambda: None, 2)[2] == {}
+
+
+def test_copy_bound_moves_each_frame_once_into_its_output_frame():
+    import numpy as np
+
+    import radarkit.pipelines.bench as bench
+    from radarkit.config.presets import get_preset
+
+    cfg = get_preset("hupr")
+    words = np.random.default_rng(0).integers(-2000, 2000, size=3 * cfg.bytes_per_frame // 2, dtype=np.int16)
+    out = np.zeros((3, cfg.n_loops, cfg.n_virtual, cfg.n_samples), dtype=np.complex64)
+    bench._copy_frames(words, out)
+    frames = words.reshape(3, -1).view(np.uint8)
+    written = out.reshape(3, -1).view(np.uint8)
+    assert written.shape[1] == 2 * frames.shape[1]  # a complex64 RD frame is twice the raw frame
+    assert np.array_equal(written[:, :frames.shape[1]], frames)
+    assert np.array_equal(written[:, frames.shape[1]:], frames)
