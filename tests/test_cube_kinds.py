@@ -245,10 +245,18 @@ def test_padded_loop_stride_spans_an_odd_number_of_cache_lines(row):
 
 
 @pytest.mark.skipif("fftw" not in BACKENDS, reason="pyFFTW is not installed (optional extra 'fftw')")
-def test_rd_fftw_plan_into_a_misaligned_output_equals_the_aligned_one():
+@pytest.mark.parametrize("streaming", [True, False])
+def test_rd_fftw_plan_into_a_misaligned_output_equals_the_aligned_one(streaming, monkeypatch):
     """The FFTW path copies through its own buffer when ``out`` is not SIMD-aligned: same cube as
-    an aligned output, and an earlier call's output (the plan's last target) is not written."""
+    an aligned output, and an earlier call's output (the plan's last target) is not written; with
+    streaming stores (x86-64: every frame through the buffer) and without (the range FFT writes
+    an aligned output directly)."""
+    import radarkit.dsp.plan as plan_module
     from radarkit.dsp.plan import RDPlan
+
+    if streaming and not plan_module.STREAMING_STORES:
+        pytest.skip("streaming stores are x86-64 only")
+    monkeypatch.setattr(plan_module, "STREAMING_STORES", streaming)
     from radarkit.io.layout import encode_frames
 
     cfg = CFG3.replace(iq_order="qi")
