@@ -588,7 +588,7 @@ def _fmt_row(cells: list[str]) -> str:
 def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path | None = None,
              n_folds: int = 2, n_val: int = 1, split_seed: int = 42, pretrain_stride: int | None = None,
              out: str | Path | None = None, echo: Callable[[str], Any] = print,
-             unlabelled_subjects: Sequence[int] = ()) -> dict[str, Any]:
+             unlabelled_subjects: Sequence[int] = (), pretrain_on: str = "fold") -> dict[str, Any]:
     """The pre-training ablation over leave-one-person-out folds ([1]_ sections 4.4 and 4.6).
 
     For each of the first ``n_folds`` folds: pre-train for a fixed number of epochs on the training
@@ -625,6 +625,11 @@ def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path 
         validation persons (the paper's premise: unlabelled recordings are cheap, labels are not).
         The folds are built over the remaining (labelled) persons, so a test person is never an
         unlabelled one.
+    pretrain_on : {"fold", "unlabelled"}
+        ``"fold"``: each fold pre-trains its own model on its training, validation and unlabelled
+        persons. ``"unlabelled"``: one model pre-trained on the unlabelled persons alone serves
+        every fold (no labelled person is ever seen in pre-training; one pre-training instead of
+        one per fold). Needs ``unlabelled_subjects``.
 
     Returns
     -------
@@ -637,12 +642,17 @@ def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path 
     Raises
     ------
     ValueError
-        Fewer persons than ``n_folds`` or than LOPO with ``n_val`` needs.
+        Fewer persons than ``n_folds`` or than LOPO with ``n_val`` needs; an unknown
+        ``pretrain_on``, or ``"unlabelled"`` without unlabelled persons.
     """
     from radarkit.data.clips import RadarClips, load_dataset
     from radarkit.data.folds import lopo_folds
     from radarkit.metrics.stats import fold_table
 
+    if pretrain_on not in ("fold", "unlabelled"):
+        raise ValueError(f"pretrain_on must be 'fold' or 'unlabelled', got {pretrain_on!r}")
+    if pretrain_on == "unlabelled" and not len(unlabelled_subjects):
+        raise ValueError("pretrain_on='unlabelled' needs unlabelled_subjects")
     t_all = time.perf_counter()
     seqs = load_dataset(data, spec, cubes, labels=True)
     unl_ids = {int(v) for v in unlabelled_subjects}
@@ -661,15 +671,29 @@ def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path 
     echo(f"{len(seqs)} sequences, {len(clips)} labelled clips of {clips.map_size}, "
          f"persons {sorted(set(clips.subjects.tolist()))}; unlabelled persons {sorted(unl_ids) or 'none'} "
          f"({len(unlabelled)} sequences)")
+    def pretrain_persons(fold) -> tuple[int, ...]:
+        # every non-test person, unlabelled, or the unlabelled persons alone
+        unl = tuple(sorted(unl_ids))
+        return unl if pretrain_on == "unlabelled" else (*fold.train, *fold.val, *unl)
+
+    shared = None
+    if pretrain_on == "unlabelled":
+        t0 = time.perf_counter()
+        echo(f"pre-training once, on the unlabelled persons {sorted(unl_ids)}")
+        pre_train = pre_spec_clips.subset(pretrain_persons(None), labels=False)
+        mae, pre_hist = pretrain(pre_train, None, spec, settings, echo)
+        shared = (pre_train, mae, pre_hist, time.perf_counter() - t0)
     rows = []
     for fold in folds[:n_folds]:
         t0 = time.perf_counter()
         echo(f"fold {fold.index}: test {fold.test}, train {fold.train}, val {fold.val}")
         train, val, test = (clips.subset(p) for p in (fold.train, fold.val, (fold.test,)))
-        # Pre-training sees every non-test person, unlabelled; fixed epochs (no validation person left).
-        pre_train = pre_spec_clips.subset((*fold.train, *fold.val, *sorted(unl_ids)), labels=False)
-        mae, pre_hist = pretrain(pre_train, None, spec, settings, echo)
-        t_pre = time.perf_counter() - t0
+        if shared is None:  # fixed epochs (no validation person left)
+            pre_train = pre_spec_clips.subset(pretrain_persons(fold), labels=False)
+            mae, pre_hist = pretrain(pre_train, None, spec, settings, echo)
+            t_pre = time.perf_counter() - t0
+        else:
+            pre_train, mae, pre_hist, t_pre = shared
         ref = mean_clip(pre_train)
         rec_test = masked_loss(mae, test, settings.mask_ratio, settings.batch_size, seed=99, mean_clip=ref)
         rec_zero = masked_loss(mae, test, settings.mask_ratio, settings.batch_size, seed=99)
@@ -714,9 +738,9 @@ def run_lopo(data: str | Path, spec, settings: TrainSettings, cubes: str | Path 
     }
     summary = {"folds": rows, "table": table, "mean": mean, "acceptance": acceptance,
                "settings": asdict(settings), "spec": spec.to_dict(), "n_clips": len(clips),
-               "pretrain_clips_per_fold": [len(pre_spec_clips.subset((*f.train, *f.val, *sorted(unl_ids))))
+               "pretrain_clips_per_fold": [len(pre_spec_clips.subset(pretrain_persons(f)))
                                            for f in folds[:n_folds]],
-               "unlabelled_subjects": sorted(unl_ids),
+               "unlabelled_subjects": sorted(unl_ids), "pretrain_on": pretrain_on,
                "seconds": time.perf_counter() - t_all}
     if out is not None:
         from radarkit.atomic import atomic_output
@@ -786,6 +810,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--depth", type=int, default=None, help="Encoder blocks (default: the small preset's 4).")
     p.add_argument("--num-heads", type=int, default=None,
                    help="Encoder attention heads (default: the small preset's 4).")
+    p.add_argument("--pretrain-on", default="fold", choices=["fold", "unlabelled"],
+                   help="Pre-train per fold on its non-test persons (and the unlabelled ones), or once "
+                        "on the unlabelled persons alone for every fold.")
     p.add_argument("--pretrain-epochs", type=int, default=60)
     p.add_argument("--finetune-epochs", type=int, default=15)
     p.add_argument("--patience", type=int, default=10)
@@ -843,7 +870,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # persons 1..subjects are labelled; the simulator numbers persons from 1, the extra ones come last
     unlabelled = range(a.subjects + 1, a.subjects + a.unlabelled_subjects + 1)
     summary = run_lopo(data, spec, settings, a.cubes, a.folds, pretrain_stride=a.pretrain_stride,
-                       out=a.work / "results", unlabelled_subjects=unlabelled)
+                       out=a.work / "results", unlabelled_subjects=unlabelled, pretrain_on=a.pretrain_on)
     print(summary["table"])
     print(json.dumps({"mean": summary["mean"], "acceptance": summary["acceptance"],
                       "seconds": round(summary["seconds"], 1)}, indent=1))

@@ -127,3 +127,38 @@ def test_lopo_pretrains_on_unlabelled_persons_never_tested(tmp_path: Path) -> No
     assert json.loads((tmp_path / "res" / "summary.json").read_text())["unlabelled_subjects"] == [4]
     with pytest.raises(ValueError, match="unlabelled"):
         run_lopo(data, spec, settings, unlabelled_subjects=[9], **kw)
+
+
+def test_lopo_can_pretrain_once_on_the_unlabelled_persons_for_every_fold(tmp_path: Path, monkeypatch) -> None:
+    import radarkit.pipelines.maepose_lopo as lopo
+    from radarkit.data.clips import ClipSpec
+    from radarkit.sim.dataset import write_dataset
+
+    torch.set_num_threads(1)
+    data = tmp_path / "sim5"
+    write_dataset(data, TINY, "exercise", n_subjects=5, seconds=2.4, radars=("hori",), seed=3)
+    spec = ClipSpec(num_frames=8, n_target_frames=2, stride=4, size=(8, 16), normalise="minmax",
+                    noise_margin_db=3.0)
+    settings = lopo.TrainSettings(heatmap_size=(8, 16), batch_size=4, pretrain_epochs=1, finetune_epochs=1,
+                                  device="cpu")
+    seen = []
+    real = lopo.pretrain
+
+    def counting(train_clips, *args, **kwargs):
+        seen.append(sorted(set(train_clips.subjects.tolist())))
+        return real(train_clips, *args, **kwargs)
+
+    monkeypatch.setattr(lopo, "pretrain", counting)
+    kw = dict(n_folds=2, echo=lambda _: None, unlabelled_subjects=[5])
+    shared = lopo.run_lopo(data, spec, settings, pretrain_on="unlabelled", **kw)
+    assert seen == [[5]]  # one pre-training, on person 5 alone, for both folds
+    assert shared["pretrain_on"] == "unlabelled" and len(shared["folds"]) == 2
+    assert shared["pretrain_clips_per_fold"][0] == shared["pretrain_clips_per_fold"][1] > 0
+    seen.clear()
+    per_fold = lopo.run_lopo(data, spec, settings, **kw)
+    assert len(seen) == 2 and all(5 in persons and len(persons) == 4 for persons in seen)
+    assert per_fold["pretrain_clips_per_fold"][0] > shared["pretrain_clips_per_fold"][0]
+    with pytest.raises(ValueError, match="needs unlabelled_subjects"):
+        lopo.run_lopo(data, spec, settings, n_folds=1, pretrain_on="unlabelled")
+    with pytest.raises(ValueError, match="pretrain_on"):
+        lopo.run_lopo(data, spec, settings, n_folds=1, pretrain_on="labelled")
