@@ -140,7 +140,8 @@ def stream_copy(src: np.ndarray, dst: np.ndarray) -> None:
     Streaming stores need whole 8-byte words: arrays whose size or addresses are not multiples of
     8 bytes, and every array on a non-x86-64 machine (:data:`STREAMING_STORES` False), are copied
     with ``numpy.copyto``. The call releases the GIL. The stores are fenced before it returns, so
-    the copy is complete and visible to every thread afterwards.
+    the copy is complete and visible to every thread afterwards. ``src`` and ``dst`` must not
+    overlap (as for ``memcpy``).
     """
     if src.shape != dst.shape or src.dtype != dst.dtype:
         raise ValueError(f"stream_copy needs equal shapes and dtypes, got {src.shape} {src.dtype} "
