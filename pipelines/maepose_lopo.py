@@ -92,6 +92,10 @@ __all__ = [
 ]
 
 
+#: Encoder hyper-parameters that :class:`TrainSettings` may override in the preset (both arms).
+ENCODER_OVERRIDES = ("embed_dim", "depth", "num_heads", "patch_size")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Training budget and optimiser settings shared by both stages.
@@ -106,6 +110,11 @@ class TrainSettings:
         Encoder width, number of transformer blocks and attention heads, overriding the preset's
         (None: the preset's; ``embed_dim`` must be a multiple of the head count). Both arms of the
         ablation use the same encoder; the pre-training decoder keeps the preset's size.
+    patch_size : (int, int, int) or None
+        ``(time, height, width)`` of the encoder's space-time patches, overriding the preset's
+        (None: the preset's; each must divide the clip's frames, height and width). Smaller
+        patches mean more tokens: the ``small`` preset's (4, 8, 8) makes 80 tokens of a
+        20 x 32 x 32 clip, of which 8 stay visible at 90 % masking; (4, 4, 4) makes 320.
     batch_size : int
         Clips per batch.
     pretrain_epochs, finetune_epochs : int
@@ -161,6 +170,7 @@ class TrainSettings:
     embed_dim: int | None = None
     depth: int | None = None
     num_heads: int | None = None
+    patch_size: tuple[int, int, int] | None = None
     batch_size: int = 8
     pretrain_epochs: int = 20
     finetune_epochs: int = 20
@@ -191,11 +201,15 @@ class TrainSettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
+        if self.patch_size is not None:
+            if len(self.patch_size) != 3 or min(self.patch_size) < 1:
+                raise ValueError(f"patch_size must be three sizes >= 1, got {self.patch_size}")
+            object.__setattr__(self, "patch_size", tuple(int(v) for v in self.patch_size))
 
     @property
-    def encoder(self) -> dict[str, int]:
-        """The encoder-size overrides that are set (``embed_dim``, ``depth``, ``num_heads``)."""
-        return {k: int(v) for k in ("embed_dim", "depth", "num_heads") if (v := getattr(self, k)) is not None}
+    def encoder(self) -> dict[str, Any]:
+        """The encoder overrides that are set (``embed_dim``, ``depth``, ``num_heads``, ``patch_size``)."""
+        return {k: v for k in ENCODER_OVERRIDES if (v := getattr(self, k)) is not None}
 
 
 def _scheduler(optimizer, settings: TrainSettings, epochs: int, steps_per_epoch: int):
@@ -209,7 +223,7 @@ def _scheduler(optimizer, settings: TrainSettings, epochs: int, steps_per_epoch:
 
 def model_kwargs(preset: str, spec, map_size: tuple[int, int],
                  heatmap_size: tuple[int, int] | None = None, head_pos_embed: bool = False,
-                 encoder: dict[str, int] | None = None) -> dict[str, Any]:
+                 encoder: dict[str, Any] | None = None) -> dict[str, Any]:
     """Keyword overrides of a preset for clips of ``spec`` (channels, frames, map size, heatmaps).
 
     Parameters
@@ -227,7 +241,8 @@ def model_kwargs(preset: str, spec, map_size: tuple[int, int],
         (:class:`radarkit.models.maepose.MAEPose`); recorded only when True, so checkpoints written
         without it read the same.
     encoder : dict, optional
-        Encoder-size overrides (``embed_dim``, ``depth``, ``num_heads``; :attr:`TrainSettings.encoder`).
+        Encoder overrides (``embed_dim``, ``depth``, ``num_heads``, ``patch_size``;
+        :attr:`TrainSettings.encoder`).
 
     Returns
     -------
@@ -252,7 +267,7 @@ def model_kwargs(preset: str, spec, map_size: tuple[int, int],
         kw["heatmap_size"] = tuple(int(v) for v in heatmap_size)
     if head_pos_embed:
         kw["head_pos_embed"] = True
-    unknown = set(encoder or ()) - {"embed_dim", "depth", "num_heads"}
+    unknown = set(encoder or ()) - set(ENCODER_OVERRIDES)
     if unknown:
         raise KeyError(f"unknown encoder override(s): {', '.join(sorted(unknown))}")
     kw.update(encoder or {})
@@ -810,6 +825,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--depth", type=int, default=None, help="Encoder blocks (default: the small preset's 4).")
     p.add_argument("--num-heads", type=int, default=None,
                    help="Encoder attention heads (default: the small preset's 4).")
+    p.add_argument("--patch-size", default=None,
+                   help="Encoder patch T,H,W (default: the small preset's 4,8,8).")
     p.add_argument("--pretrain-on", default="fold", choices=["fold", "unlabelled"],
                    help="Pre-train per fold on its non-test persons (and the unlabelled ones), or once "
                         "on the unlabelled persons alone for every fold.")
@@ -859,7 +876,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     plane=a.plane,
                     noise_margin_db=a.noise_margin_db if a.noise_margin_db >= 0 else None,
                     dynamic_range_db=a.dynamic_range_db)
+    patch = tuple(int(v) for v in a.patch_size.split(",")) if a.patch_size else None
     settings = TrainSettings(heatmap_size=hm, embed_dim=a.embed_dim, depth=a.depth, num_heads=a.num_heads,
+                             patch_size=patch,
                              batch_size=a.batch_size, pretrain_epochs=a.pretrain_epochs,
                              finetune_epochs=a.finetune_epochs, pretrain_lr=a.pretrain_lr,
                              finetune_lr=a.finetune_lr, layer_decay=a.layer_decay, patience=a.patience,

@@ -155,11 +155,30 @@ def test_encoder_overrides_size_both_stages_and_the_encoder_transfers():
     assert len(plain.encoder.blocks) == 4 and plain.encoder.embed_dim == 96
 
 
+def test_patch_size_override_sets_the_token_grid_of_both_stages():
+    from radarkit.pipelines.maepose_lopo import pretrain
+
+    clips = _clips()
+    frames = clips.spec.num_frames
+    settings = TrainSettings(heatmap_size=(8, 16), patch_size=[2, 4, 4], batch_size=4, pretrain_epochs=1,
+                             finetune_epochs=1, patience=100, device="cpu", seed=0)
+    assert settings.encoder == {"patch_size": (2, 4, 4)}
+    pre, _ = pretrain(clips, None, SPEC, settings)
+    fine, _ = finetune(clips, None, SPEC, settings, encoder_state=pre.encoder.state_dict())
+    for model in (pre.encoder, fine.encoder):
+        assert tuple(model.patch_size) == (2, 4, 4)
+        assert tuple(model.grid) == (frames // 2, 8 // 4, 16 // 4)
+
+
 def test_bad_encoder_sizes_are_refused():
     from radarkit.pipelines.maepose_lopo import model_kwargs
 
     with pytest.raises(ValueError, match="depth"):
         TrainSettings(depth=0)
+    with pytest.raises(ValueError, match="patch_size"):
+        TrainSettings(patch_size=(4, 0, 4))
+    with pytest.raises(ValueError, match="patch_size"):
+        TrainSettings(patch_size=(4, 4))
     with pytest.raises(KeyError, match="mlp_ratio"):
         model_kwargs("small", SPEC, (8, 16), encoder={"mlp_ratio": 2})
 
