@@ -26,10 +26,12 @@ pipeline turns the same words into its cube; the median of ``repeats`` timed pas
   plans); its speed-up over one thread is what this machine's second core gives to pure in-cache
   FFT work, the ceiling against which the RD ``-w2`` speed-up is read.
 * ``copy-bound``: the memory-copy bound of the RD workload -- the same frames' int16 words read
-  from memory once and the same number of output bytes written (1.57 MB per HuPR frame), with no
-  arithmetic: no RD pipeline that writes its cube to memory can beat it. ``copy-bound-w2``: the
-  copies split over 2 threads; its speed-up over one thread is what the second core adds to
-  memory traffic, the other ceiling of the RD ``-w2`` speed-up.
+  from memory once and the same number of output bytes written (1.57 MB per HuPR frame) with
+  ordinary stores (``numpy.copyto``), no arithmetic: the memory traffic of a pipeline that
+  writes its cube directly. (``RDPlan``'s streamed output on x86-64 moves less: its stores skip
+  the read for ownership.) ``copy-bound-w2``: the copies split over 2 threads; its speed-up over
+  one thread is what the second core adds to memory traffic, the other ceiling of the RD
+  ``-w2`` speed-up.
 
 The share of the FFT bound (``fft_bound_share``, RD pipelines only) is measured in pairs: after
 each timed pass of a pipeline the bound's work for the same number of frames is timed at once,
