@@ -253,11 +253,11 @@ def test_rd_fftw_plan_into_a_misaligned_output_equals_the_aligned_one(streaming,
     an aligned output directly)."""
     import radarkit.dsp.plan as plan_module
     from radarkit.dsp.plan import RDPlan
+    from radarkit.io.layout import encode_frames
 
     if streaming and not plan_module.STREAMING_STORES:
         pytest.skip("streaming stores are x86-64 only")
     monkeypatch.setattr(plan_module, "STREAMING_STORES", streaming)
-    from radarkit.io.layout import encode_frames
 
     cfg = CFG3.replace(iq_order="qi")
     raw, _ = _target_raw(cfg, n_frames=3, noise=5.0)
