@@ -152,6 +152,9 @@ class TrainSettings:
         4.6 follows), or a constant rate.
     warmup_epochs : float
         Warm-up length in epochs of the cosine schedule.
+    tube_masking : bool
+        Pre-train with tube masking (the same spatial patches masked in every time slot, as
+        VideoMAE) instead of independent space-time masking ([1]_ 3.1 uses the latter).
     norm_pix_loss : bool
         Pre-train on per-patch normalised targets (:class:`radarkit.models.maepose.MAEPosePretrain`).
     visible_loss_weight : float
@@ -193,6 +196,7 @@ class TrainSettings:
     range_shift: int = 0
     schedule: str = "cosine"
     warmup_epochs: float = 2.0
+    tube_masking: bool = False
     norm_pix_loss: bool = False
     visible_loss_weight: float = 0.0
     head_warmup_epochs: int = 0
@@ -345,7 +349,8 @@ def pretrain(train_clips, val_clips, spec, settings: TrainSettings,
     kw = pretrain_overrides(model_kwargs(settings.preset, spec, train_clips.map_size, settings.heatmap_size,
                                          encoder=settings.encoder))
     model = build_pretrain(settings.preset, mask_ratio=settings.mask_ratio,
-                           norm_pix_loss=settings.norm_pix_loss, **kw).to(dev)
+                           tube_masking=settings.tube_masking, norm_pix_loss=settings.norm_pix_loss,
+                           **kw).to(dev)
     opt = pretrain_optimizer(model, settings.pretrain_lr, settings.weight_decay)
     loader = make_loader(_unlabelled(train_clips, settings.range_shift), settings.batch_size, True,
                          settings.seed)
@@ -826,6 +831,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--dynamic-range-db", type=float, default=None,
                    help="Raise cells more than this many dB below the clip's peak (off by default).")
     p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"])
+    p.add_argument("--tube-masking", action="store_true",
+                   help="Pre-train with tube masking (same spatial patches masked in every time slot).")
     p.add_argument("--norm-pix-loss", action="store_true", help="Per-patch normalised pre-training targets.")
     p.add_argument("--heatmap-size", default="32x32")
     p.add_argument("--embed-dim", type=int, default=None,
@@ -893,7 +900,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              mask_ratio=a.mask_ratio, range_shift=a.range_shift,
                              head_warmup_epochs=a.head_warmup_epochs, head_pos_embed=a.head_pos_embed,
                              visible_loss_weight=a.visible_loss_weight,
-                             schedule=a.schedule, norm_pix_loss=a.norm_pix_loss, seed=a.seed, device=a.device)
+                             schedule=a.schedule, tube_masking=a.tube_masking, norm_pix_loss=a.norm_pix_loss,
+                             seed=a.seed, device=a.device)
     # persons 1..subjects are labelled; the simulator numbers persons from 1, the extra ones come last
     unlabelled = range(a.subjects + 1, a.subjects + a.unlabelled_subjects + 1)
     summary = run_lopo(data, spec, settings, a.cubes, a.folds, pretrain_stride=a.pretrain_stride,

@@ -170,6 +170,24 @@ def test_patch_size_override_sets_the_token_grid_of_both_stages():
         assert tuple(model.grid) == (frames // 2, 8 // 4, 16 // 4)
 
 
+def test_tube_masking_setting_reaches_the_pretraining_model():
+    import torch
+
+    from radarkit.pipelines.maepose_lopo import pretrain
+
+    clips = _clips()
+    settings = TrainSettings(heatmap_size=(8, 16), tube_masking=True, mask_ratio=0.5, batch_size=4,
+                             pretrain_epochs=1, device="cpu", seed=0)
+    mae, _ = pretrain(clips, None, SPEC, settings)
+    assert mae.tube_masking
+    x = torch.stack([clips[i] if torch.is_tensor(clips[i]) else clips[i][0] for i in range(2)])
+    _, _, mask = mae(x, generator=torch.Generator().manual_seed(0))
+    t, h, w = mae.encoder.grid
+    per_slot = mask.reshape(2, t, h * w)
+    assert torch.equal(per_slot, per_slot[:, :1].expand_as(per_slot))  # the same patches in every slot
+    assert 0 < per_slot[:, 0].sum(-1).min() < h * w
+
+
 def test_bad_encoder_sizes_are_refused():
     from radarkit.pipelines.maepose_lopo import model_kwargs
 
