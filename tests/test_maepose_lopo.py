@@ -180,7 +180,7 @@ def test_tube_masking_setting_reaches_the_pretraining_model():
                              pretrain_epochs=1, device="cpu", seed=0)
     mae, _ = pretrain(clips, None, SPEC, settings)
     assert mae.tube_masking
-    x = torch.stack([clips[i] if torch.is_tensor(clips[i]) else clips[i][0] for i in range(2)])
+    x = torch.from_numpy(np.stack([clips.clip(i) for i in range(2)]))
     _, _, mask = mae(x, generator=torch.Generator().manual_seed(0))
     t, h, w = mae.encoder.grid
     per_slot = mask.reshape(2, t, h * w)
